@@ -1,0 +1,490 @@
+/* Flags, set-up and tear-down shared by echoserver and echoclient. */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <math.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include "common.h"
+
+/* Locally administered (bit 1 of the first octet), unicast: never a
+ * vendor's address. The 77 echoes 10.77.0.0/16. */
+static const uint8_t default_mac[6] = {0x02, 0x77, 0x00, 0x00, 0x00, 0x02};
+static const char default_ip[] = "10.77.0.2/24";
+
+static const char common_usage[] =
+    "\n"
+    "How weir reaches the network:\n"
+    "  --backend tun|tap   link backend (default tun): tun carries bare IPv4,\n"
+    "                      tap Ethernet frames (weir answers ARP)\n"
+    "  --if NAME           the tun/tap device; created if missing and then\n"
+    "                      removed at exit (default weir%%d: the kernel picks\n"
+    "                      weir0, weir1, ...)\n"
+    "  --ip ADDR/PREFIX    weir's own address (default %s)\n"
+    "  --gw ADDR           gateway for off-link destinations (default none)\n"
+    "  --mac MAC           weir's MAC on tap (default 02:77:00:00:00:02)\n"
+    "  --kernel-ip ADDR/PREFIX\n"
+    "                      the address to give the KERNEL's side of the\n"
+    "                      device, which is also brought up, so that ping\n"
+    "                      and nc on this host reach weir at once; must\n"
+    "                      differ from --ip (default none: configure the\n"
+    "                      device yourself, e.g. with ip-address(8))\n"
+    "  --mtu N             device and stack MTU, 576..65535 (default: the\n"
+    "                      device's, 1500 for a new one)\n"
+    "  -u, --udp           UDP; required until TCP arrives\n"
+    "  --seed N            derive weir's secret (IP IDs, later TCP ISNs)\n"
+    "                      from N, for reproducible runs (default: random)\n"
+    "  -v, --verbose       one line per datagram, the counters at exit\n"
+    "  -h, --help          this text\n"
+    "\n"
+    "Exit status: 0 done, 1 the exchange or the system failed, 2 bad usage.\n";
+
+enum {
+  OPT_BACKEND = 256,
+  OPT_IF,
+  OPT_IP,
+  OPT_GW,
+  OPT_MAC,
+  OPT_KERNEL_IP,
+  OPT_MTU,
+  OPT_PORT,
+  OPT_COUNT,
+  OPT_TIMEOUT,
+  OPT_SEED,
+};
+
+static const struct option long_opts[] = {
+    {"backend", required_argument, NULL, OPT_BACKEND},
+    {"if", required_argument, NULL, OPT_IF},
+    {"ip", required_argument, NULL, OPT_IP},
+    {"gw", required_argument, NULL, OPT_GW},
+    {"mac", required_argument, NULL, OPT_MAC},
+    {"kernel-ip", required_argument, NULL, OPT_KERNEL_IP},
+    {"mtu", required_argument, NULL, OPT_MTU},
+    {"port", required_argument, NULL, OPT_PORT},
+    {"count", required_argument, NULL, OPT_COUNT},
+    {"timeout", required_argument, NULL, OPT_TIMEOUT},
+    {"seed", required_argument, NULL, OPT_SEED},
+    {"udp", no_argument, NULL, 'u'},
+    {"verbose", no_argument, NULL, 'v'},
+    {"help", no_argument, NULL, 'h'},
+    {NULL, 0, NULL, 0},
+};
+
+void weir_app_err(const struct weir_app *a, const char *fmt, ...)
+{
+  va_list ap;
+
+  fprintf(stderr, "%s: ", a->prog);
+  va_start(ap, fmt);
+  vfprintf(stderr, fmt, ap);
+  va_end(ap);
+  fputc('\n', stderr);
+}
+
+static void usage_error(const struct weir_app *a, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3), noreturn));
+
+static void usage_error(const struct weir_app *a, const char *fmt, ...)
+{
+  va_list ap;
+
+  fprintf(stderr, "%s: ", a->prog);
+  va_start(ap, fmt);
+  vfprintf(stderr, fmt, ap);
+  va_end(ap);
+  fprintf(stderr, " (see --help)\n");
+  exit(WEIR_APP_USAGE);
+}
+
+char *weir_app_endpoint(uint32_t addr, uint16_t port, char *buf)
+{
+  char ip[WEIR_IPV4_STRLEN];
+
+  snprintf(buf, 22, "%s:%u", weir_ipv4_format(addr, ip), (unsigned)port);
+  return buf;
+}
+
+/* Digits only: strtoull alone takes "-1", " 7" and "0x10". */
+static int parse_u64(const char *s, uint64_t max, uint64_t *out)
+{
+  uint64_t v = 0;
+
+  if (*s == '\0')
+    return -1;
+  for (; *s; s++) {
+    if (*s < '0' || *s > '9')
+      return -1;
+    if (v > (max - (uint64_t)(*s - '0')) / 10)
+      return -1;
+    v = v * 10 + (uint64_t)(*s - '0');
+  }
+  *out = v;
+  return 0;
+}
+
+static uint16_t parse_port(const struct weir_app *a, const char *s)
+{
+  uint64_t v;
+
+  if (parse_u64(s, 65535, &v) < 0 || v == 0)
+    usage_error(a, "bad port '%s': want 1..65535", s);
+  return (uint16_t)v;
+}
+
+static void parse_cidr(const struct weir_app *a, const char *flag,
+                       const char *s, uint32_t *ip, uint8_t *prefix)
+{
+  if (weir_ipv4_parse_cidr(s, ip, prefix) < 0)
+    usage_error(a, "bad %s '%s': want ADDR/PREFIX, e.g. 10.77.0.2/24", flag, s);
+  if (*ip == 0 || *prefix == 0 || (*ip >> 28) >= 14 || (*ip >> 24) == 127)
+    usage_error(a, "bad %s '%s': not a unicast host address", flag, s);
+}
+
+static uint32_t parse_addr(const struct weir_app *a, const char *what,
+                           const char *s)
+{
+  uint32_t ip;
+
+  if (weir_ipv4_parse_text(s, &ip) < 0)
+    usage_error(a, "bad %s '%s': want a dotted IPv4 address", what, s);
+  if (ip == 0 || (ip >> 28) >= 14 || (ip >> 24) == 127)
+    usage_error(a, "bad %s '%s': not a unicast host address", what, s);
+  return ip;
+}
+
+/* What the kernel would refuse anyway, refused early with a clearer
+ * message (dev_valid_name() in net/core/dev.c). */
+static int ifname_ok(const char *s)
+{
+  size_t n = strlen(s);
+
+  if (n == 0 || n >= WEIR_LINK_IFNAMSIZ || !strcmp(s, ".") || !strcmp(s, ".."))
+    return 0;
+  for (; *s; s++)
+    if (*s == '/' || *s == ':' || *s <= ' ' || *s == 0x7f)
+      return 0;
+  return 1;
+}
+
+void weir_app_parse(struct weir_app *a, int argc, char **argv,
+                    enum weir_app_role role, const char *usage,
+                    uint64_t default_timeout_us)
+{
+  struct weir_app_opts *o = &a->o;
+  const char *slash = strrchr(argv[0], '/');
+  int ip_set = 0, port_set = 0, c, npos;
+  char **pos;
+  uint64_t v;
+  double d;
+  char *end;
+
+  memset(a, 0, sizeof(*a));
+  a->prog = slash ? slash + 1 : argv[0];
+  o->role = role;
+  o->backend = weir_link_find("tun");
+  o->ifname = "weir%d";
+  memcpy(o->mac, default_mac, sizeof(o->mac));
+  weir_ipv4_parse_cidr(default_ip, &o->ip, &o->prefix);
+  o->timeout_us = default_timeout_us;
+
+  opterr = 0; /* our messages are one line and name the program once */
+  while ((c = getopt_long(argc, argv, ":uvh", long_opts, NULL)) != -1) {
+    switch (c) {
+    case OPT_BACKEND:
+      o->backend = weir_link_find(optarg);
+      if (!o->backend)
+        usage_error(a, "unknown backend '%s': want %s", optarg,
+                    weir_link_names());
+      break;
+    case OPT_IF:
+      if (!ifname_ok(optarg))
+        usage_error(a,
+                    "bad device name '%s': 1..15 bytes, no '/', ':' or "
+                    "spaces",
+                    optarg);
+      o->ifname = optarg;
+      break;
+    case OPT_IP:
+      parse_cidr(a, "--ip", optarg, &o->ip, &o->prefix);
+      ip_set = 1;
+      break;
+    case OPT_GW:
+      o->gw = parse_addr(a, "--gw", optarg);
+      break;
+    case OPT_MAC:
+      if (weir_mac_parse(optarg, o->mac) < 0)
+        usage_error(a, "bad --mac '%s': want aa:bb:cc:dd:ee:ff", optarg);
+      if ((o->mac[0] & 1) || !memcmp(o->mac, "\0\0\0\0\0\0", 6))
+        usage_error(a, "bad --mac '%s': not a unicast address", optarg);
+      break;
+    case OPT_KERNEL_IP:
+      parse_cidr(a, "--kernel-ip", optarg, &o->kernel_ip, &o->kernel_prefix);
+      break;
+    case OPT_MTU:
+      if (parse_u64(optarg, 65535, &v) < 0 || v < 576)
+        usage_error(a, "bad --mtu '%s': want 576..65535", optarg);
+      o->mtu = (uint16_t)v;
+      break;
+    case OPT_PORT:
+      o->port = parse_port(a, optarg);
+      port_set = 1;
+      break;
+    case OPT_COUNT:
+      if (parse_u64(optarg, UINT32_MAX, &v) < 0 || v == 0)
+        usage_error(a, "bad --count '%s': want a positive number", optarg);
+      o->count = v;
+      break;
+    case OPT_TIMEOUT:
+      errno = 0;
+      d = strtod(optarg, &end);
+      if (errno || end == optarg || *end || !isfinite(d) || d <= 0 || d > 1e6)
+        usage_error(a, "bad --timeout '%s': want seconds, e.g. 5 or 0.5",
+                    optarg);
+      o->timeout_us = (uint64_t)(d * 1e6);
+      if (o->timeout_us == 0)
+        o->timeout_us = 1;
+      break;
+    case OPT_SEED:
+      if (parse_u64(optarg, UINT64_MAX, &o->seed) < 0)
+        usage_error(a, "bad --seed '%s': want a number", optarg);
+      o->seeded = 1;
+      break;
+    case 'u':
+      o->udp = 1;
+      break;
+    case 'v':
+      o->verbose = 1;
+      break;
+    case 'h':
+      fputs(usage, stdout);
+      printf(common_usage, default_ip);
+      exit(WEIR_APP_OK);
+    case ':':
+      usage_error(a, "flag '%s' needs a value", argv[optind - 1]);
+    default:
+      if (optopt)
+        usage_error(a, "unknown flag '-%c'", optopt);
+      usage_error(a, "unknown flag '%s'", argv[optind - 1]);
+    }
+  }
+
+  /* Positional, as nc: client ADDR PORT, server [ADDR] PORT; --port can
+   * stand for the PORT. */
+  pos = argv + optind;
+  npos = argc - optind;
+  if (role == WEIR_APP_CLIENT) {
+    if (npos < 1)
+      usage_error(a, "missing ADDR PORT");
+    if (npos > 2)
+      usage_error(a, "too many arguments: '%s'", pos[2]);
+    o->addr = parse_addr(a, "address", pos[0]);
+    if (npos == 2) {
+      uint16_t p = parse_port(a, pos[1]);
+      if (port_set && p != o->port)
+        usage_error(a, "PORT %u and --port %u disagree", (unsigned)p,
+                    (unsigned)o->port);
+      o->port = p;
+    } else if (!port_set) {
+      usage_error(a, "missing PORT");
+    }
+  } else {
+    int want = port_set ? 1 : 2; /* the most positionals we accept */
+    if (npos > want)
+      usage_error(a, "too many arguments: '%s'", pos[want]);
+    if (npos == 0 && !port_set)
+      usage_error(a, "missing PORT");
+    if (!port_set)
+      o->port = parse_port(a, pos[npos - 1]);
+    if ((port_set && npos == 1) || npos == 2) {
+      /* weir has one address: ADDR names it, or must agree with --ip. */
+      o->addr = parse_addr(a, "address", pos[0]);
+      if (!ip_set)
+        o->ip = o->addr;
+      else if (o->addr != o->ip)
+        usage_error(a, "address '%s' is not weir's (--ip)", pos[0]);
+    }
+  }
+
+  if (o->kernel_ip && o->kernel_ip == o->ip)
+    usage_error(a, "--kernel-ip and --ip must differ: they are the two "
+                   "ends of the device");
+  if (o->gw && o->gw == o->ip)
+    usage_error(a, "--gw is weir's own address");
+  if (o->gw && ((o->gw ^ o->ip) & weir_ipv4_netmask(o->prefix)))
+    usage_error(a, "--gw must be on weir's subnet (--ip)");
+  if (role == WEIR_APP_CLIENT && o->addr == o->ip)
+    usage_error(a, "ADDR is weir's own address");
+  if (!o->udp)
+    usage_error(a, "TCP is not implemented yet; use -u");
+}
+
+static void fill_secret(struct weir_app *a, struct weir_config *cfg)
+{
+  uint8_t *secret = cfg->secret;
+  size_t got = 0, len = sizeof(cfg->secret);
+  ssize_t n;
+
+  /* The same derivation as the replay tests use, so a seeded run can be
+   * replayed into the core byte for byte. */
+  if (a->o.seeded) {
+    weir_config_seed(cfg, a->o.seed);
+    return;
+  }
+  /* The core draws no randomness of its own: this is where it comes in. */
+  while (got < len) {
+    n = getrandom(secret + got, len - got, 0);
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n <= 0) {
+      weir_app_err(a, "getrandom: %s", strerror(errno));
+      exit(WEIR_APP_FAIL);
+    }
+    got += (size_t)n;
+  }
+}
+
+static void signal_cb(uv_signal_t *h, int signum)
+{
+  struct weir_app *a = h->data;
+
+  if (a->stopping)
+    return;
+  if (a->on_signal)
+    a->on_signal(a, signum);
+  else
+    weir_app_stop(a, WEIR_APP_OK);
+}
+
+static void link_error_cb(struct weir_driver *d, int err, void *user)
+{
+  struct weir_app *a = user;
+
+  (void)d;
+  (void)err;
+  weir_app_err(a, "%s", weir_link_error(&a->link));
+  weir_app_stop(a, WEIR_APP_FAIL);
+}
+
+void weir_app_start(struct weir_app *a, weir_driver_event_cb on_event)
+{
+  struct weir_app_opts *o = &a->o;
+  struct weir_link_params lp;
+  struct weir_config cfg;
+  char ip[WEIR_IPV4_STRLEN], kip[WEIR_IPV4_STRLEN], mac[WEIR_MAC_STRLEN];
+  FILE *vout = o->role == WEIR_APP_SERVER ? stdout : stderr;
+  int err;
+
+  memset(&lp, 0, sizeof(lp));
+  lp.ifname = o->ifname;
+  lp.create = 1;
+  lp.kernel_ip = o->kernel_ip;
+  lp.kernel_prefix = o->kernel_prefix;
+  lp.mtu = o->mtu;
+  if (weir_link_open(&a->link, o->backend, &lp) < 0) {
+    weir_app_err(a, "%s", weir_link_error(&a->link));
+    exit(WEIR_APP_FAIL);
+  }
+
+  weir_config_default(&cfg);
+  cfg.link = o->backend->type;
+  memcpy(cfg.mac, o->mac, sizeof(cfg.mac));
+  cfg.ip = o->ip;
+  cfg.prefix_len = o->prefix;
+  cfg.gateway = o->gw;
+  cfg.mtu = a->link.mtu; /* what the device really carries */
+  fill_secret(a, &cfg);
+  err = weir_stack_new(&cfg, &a->stack);
+  if (err < 0) {
+    weir_app_err(a, "cannot create the stack: %s", weir_strerror(err));
+    weir_link_close(&a->link);
+    exit(err == WEIR_EINVAL ? WEIR_APP_USAGE : WEIR_APP_FAIL);
+  }
+
+  a->loop = uv_default_loop();
+  err = weir_driver_init(&a->drv, a->loop, a->stack, &a->link, on_event,
+                         link_error_cb, a);
+  if (err < 0) {
+    weir_app_err(a, "cannot poll %s: %s", a->link.ifname, uv_strerror(err));
+    weir_link_close(&a->link);
+    weir_stack_free(a->stack);
+    exit(WEIR_APP_FAIL);
+  }
+  uv_signal_init(a->loop, &a->sigint_);
+  uv_signal_init(a->loop, &a->sigterm_);
+  a->sigint_.data = a->sigterm_.data = a;
+  uv_signal_start(&a->sigint_, signal_cb, SIGINT);
+  uv_signal_start(&a->sigterm_, signal_cb, SIGTERM);
+
+  if (o->verbose) {
+    fprintf(vout, "%s: %s %s mtu %u, weir %s/%u", a->prog, o->backend->name,
+            a->link.ifname, (unsigned)a->link.mtu, weir_ipv4_format(o->ip, ip),
+            (unsigned)o->prefix);
+    if (o->backend->type == WEIR_LINK_ETHERNET)
+      fprintf(vout, " mac %s", weir_mac_format(o->mac, mac));
+    if (o->gw)
+      fprintf(vout, " gw %s", weir_ipv4_format(o->gw, ip));
+    if (o->kernel_ip)
+      fprintf(vout, ", kernel side %s/%u", weir_ipv4_format(o->kernel_ip, kip),
+              (unsigned)o->kernel_prefix);
+    fputc('\n', vout);
+  }
+}
+
+void weir_app_stop(struct weir_app *a, int code)
+{
+  sigset_t set;
+
+  if (a->stopping)
+    return;
+  a->stopping = 1;
+  a->exit_code = code;
+  /* Closing the last uv_signal_t restores the default action, and a
+   * second SIGTERM is common (timeout(1) signals the child, then its
+   * whole group): it would kill us half-way through the exit, counters
+   * printed and status lost. Shutdown never waits, so hold them off. */
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  sigprocmask(SIG_BLOCK, &set, NULL);
+  weir_driver_close(&a->drv, NULL);
+  uv_close((uv_handle_t *)&a->sigint_, NULL);
+  uv_close((uv_handle_t *)&a->sigterm_, NULL);
+}
+
+void weir_app_print_stats(const struct weir_app *a, FILE *f)
+{
+  const struct weir_stats *st = weir_stats(a->stack);
+  const struct weir_driver_stats *ds = &a->drv.stats;
+  int i;
+
+  fprintf(f, "%s: counters:\n", a->prog);
+  for (i = 0; i < WEIR_STAT__COUNT; i++)
+    if (st->c[i])
+      fprintf(f, "  %-22s %" PRIu64 "\n", weir_stat_name(i), st->c[i]);
+#define DRV(name)                                                              \
+  if (ds->name)                                                                \
+    fprintf(f, "  driver.%-15s %" PRIu64 "\n", #name, ds->name);
+  DRV(wakeups)
+  DRV(frames_in)
+  DRV(frames_out)
+  DRV(batch_full)
+  DRV(send_again)
+  DRV(send_errors)
+  DRV(timer_fires)
+#undef DRV
+}
+
+int weir_app_finish(struct weir_app *a, FILE *vout)
+{
+  if (a->o.verbose)
+    weir_app_print_stats(a, vout);
+  uv_loop_close(a->loop);
+  weir_link_close(&a->link);
+  weir_stack_free(a->stack);
+  return a->exit_code;
+}

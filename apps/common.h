@@ -1,0 +1,92 @@
+/* What echoserver and echoclient share: flags, the stack and link set-up,
+ * signals, -v output. */
+#ifndef WEIR_APPS_COMMON_H
+#define WEIR_APPS_COMMON_H
+
+#include <stdint.h>
+#include <stdio.h>
+#include <uv.h>
+
+#include "driver.h"
+#include "link.h"
+#include "weir/weir.h"
+
+/* Exit statuses, as nc and most tools use them. */
+enum {
+  WEIR_APP_OK = 0,
+  WEIR_APP_FAIL = 1,  /* the exchange failed: timeout, refused, I/O */
+  WEIR_APP_USAGE = 2, /* bad flags, addresses, ports, configuration */
+};
+
+enum weir_app_role { WEIR_APP_SERVER, WEIR_APP_CLIENT };
+
+struct weir_app_opts {
+  enum weir_app_role role;
+  const struct weir_link_ops *backend;
+  const char *ifname;
+  uint32_t ip;
+  uint8_t prefix;
+  uint32_t gw;
+  uint8_t mac[6];
+  uint32_t kernel_ip; /* 0: give the kernel's side no address */
+  uint8_t kernel_prefix;
+  uint16_t mtu;  /* 0: the device's own */
+  uint32_t addr; /* client: the peer; server: 0 or weir's own */
+  uint16_t port; /* client: the peer's; server: the one to bind */
+  int udp;
+  int verbose;
+  uint64_t count;      /* server: exit after this many echoes; 0: never */
+  uint64_t timeout_us; /* see --help of each app */
+  int seeded;
+  uint64_t seed;
+};
+
+struct weir_app {
+  const char *prog;
+  struct weir_app_opts o;
+  uv_loop_t *loop;
+  struct weir_link link;
+  struct weir_stack *stack;
+  struct weir_driver drv;
+  uv_signal_t sigint_, sigterm_;
+  int exit_code;
+  int stopping;
+  /* Called once on SIGINT/SIGTERM; the app closes its own handles and
+   * calls weir_app_stop. NULL: stop with status 0. */
+  void (*on_signal)(struct weir_app *a, int signum);
+  void *user;
+};
+
+/* Parses argv into a->o. Prints usage and exits 0 on --help; prints one
+ * line and exits WEIR_APP_USAGE on anything wrong. `usage` is the app's
+ * help text (its synopsis and its own flags), printed before the common
+ * flags. */
+void weir_app_parse(struct weir_app *a, int argc, char **argv,
+                    enum weir_app_role role, const char *usage,
+                    uint64_t default_timeout_us);
+
+/* Opens the link, creates the stack, starts the driver and the signal
+ * handlers on the default loop. On failure prints one line and exits
+ * (WEIR_APP_FAIL for the system, WEIR_APP_USAGE for the configuration). */
+void weir_app_start(struct weir_app *a, weir_driver_event_cb on_event);
+
+/* Closes the driver and the signal handlers; uv_run then returns once
+ * the app's own handles are closed too. The first code given wins. */
+void weir_app_stop(struct weir_app *a, int code);
+
+/* After uv_run: prints the counters (with -v), closes the link (which
+ * deletes the device weir created) and frees the stack. Returns the exit
+ * status. */
+int weir_app_finish(struct weir_app *a, FILE *vout);
+
+/* "10.77.0.1:40000" into buf (>= 22 bytes); returns buf. */
+char *weir_app_endpoint(uint32_t addr, uint16_t port, char *buf);
+
+/* Prints "prog: " and the formatted message and a newline on stderr. */
+void weir_app_err(const struct weir_app *a, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* The stack's non-zero counters and the driver's, one per line. */
+void weir_app_print_stats(const struct weir_app *a, FILE *f);
+
+#endif

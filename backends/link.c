@@ -1,0 +1,53 @@
+/* What every link backend shares: finding one by name, opening and
+ * closing through its table. */
+#include <string.h>
+
+#include "link.h"
+
+static const struct weir_link_ops *const backends[] = {
+    &weir_link_tun,
+    &weir_link_tap,
+};
+
+const struct weir_link_ops *weir_link_find(const char *name)
+{
+  size_t i;
+
+  for (i = 0; i < sizeof(backends) / sizeof(backends[0]); i++)
+    if (strcmp(backends[i]->name, name) == 0)
+      return backends[i];
+  return NULL;
+}
+
+const char *weir_link_names(void)
+{
+  return "tun|tap";
+}
+
+int weir_link_open(struct weir_link *l, const struct weir_link_ops *ops,
+                   const struct weir_link_params *p)
+{
+  int err;
+
+  memset(l, 0, sizeof(*l));
+  l->ops = ops;
+  l->fd = -1;
+  err = ops->open(l, p);
+  if (err < 0) {
+    ops->close(l);
+    l->fd = -1;
+  }
+  return err;
+}
+
+void weir_link_close(struct weir_link *l)
+{
+  if (l->ops)
+    l->ops->close(l);
+  l->fd = -1;
+}
+
+size_t weir_link_frame_max(const struct weir_link *l)
+{
+  return (size_t)l->mtu + (l->ops->type == WEIR_LINK_ETHERNET ? 14 : 0);
+}

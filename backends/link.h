@@ -1,0 +1,123 @@
+/* A link backend: where weir's frames come from and go to.
+ *
+ * As in lwIP's netif, a link is a small table of function pointers (the
+ * backend) plus the state of one open device. The libuv driver polls
+ * weir_link_fd() for readability and moves frames with recv/send; it never
+ * knows which backend it holds. Backends do I/O and nothing else: no
+ * protocol logic lives here.
+ *
+ * All functions return negative errno values on failure, like libuv. When
+ * one fails, weir_link_error() has a one-line message for a human
+ * ("tun: cannot open /dev/net/tun: No such file or directory"). */
+#ifndef WEIR_BACKENDS_LINK_H
+#define WEIR_BACKENDS_LINK_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "weir/stack.h"
+
+#define WEIR_LINK_IFNAMSIZ 16 /* IFNAMSIZ, with its NUL */
+#define WEIR_LINK_ERRSIZE  160
+
+/* How to open a link. Zero means "leave it as it is" for every field. */
+struct weir_link_params {
+  /* Device name; NULL or "" lets the backend pick one ("weir%d" for
+   * tun/tap: the kernel replaces %d with the first free number). */
+  const char *ifname;
+
+  /* Nonzero: create the device if it does not exist (tun/tap devices made
+   * this way vanish when the link is closed). Zero: it must exist already
+   * (a persistent device made with `ip tuntap add`). */
+  int create;
+
+  /* The address to give the KERNEL's side of the device, so that the
+   * host's own stack (ping, nc) reaches weir through it. 0: assign none. */
+  uint32_t kernel_ip; /* host order */
+  uint8_t kernel_prefix;
+
+  /* The device's IP MTU; 0 keeps the device's own. */
+  uint16_t mtu;
+};
+
+struct weir_link;
+
+/* One backend. Every pointer is required except the batched ones. */
+struct weir_link_ops {
+  const char *name;         /* "tun", "tap" */
+  enum weir_link_type type; /* what the frames look like */
+
+  /* Opens the device into l (whose ops pointer is already set). */
+  int (*open)(struct weir_link *l, const struct weir_link_params *p);
+
+  /* Releases everything open() acquired. Safe on a link that failed to
+   * open, and twice. */
+  void (*close)(struct weir_link *l);
+
+  /* Receives one frame into buf. Returns its length, 0 when nothing is
+   * ready (EAGAIN: the fd is non-blocking), or a negative errno. A frame
+   * longer than cap is truncated by the kernel; the driver sizes buf so
+   * that this never happens for the link's MTU. */
+  long (*recv)(struct weir_link *l, uint8_t *buf, size_t cap);
+
+  /* Sends one frame. Returns 1 if it was taken, 0 if the link cannot
+   * take it now (EAGAIN: keep it and wait for the fd to be writable), or
+   * a negative errno (the frame is lost). */
+  int (*send)(struct weir_link *l, const uint8_t *buf, size_t len);
+
+  /* Optional batched forms (recvmmsg/sendmmsg, PACKET_MMAP rings); NULL
+   * when the backend has none and the driver loops over recv/send. They
+   * return how many frames were received/taken (0: EAGAIN), or a negative
+   * errno if none was. */
+  int (*recv_many)(struct weir_link *l, uint8_t *const *bufs,
+                   const size_t *caps, size_t *lens, int n);
+  int (*send_many)(struct weir_link *l, const uint8_t *const *bufs,
+                   const size_t *lens, int n);
+};
+
+struct weir_link {
+  const struct weir_link_ops *ops;
+  int fd;                          /* to poll; -1 when closed */
+  uint16_t mtu;                    /* IP MTU of the device */
+  char ifname[WEIR_LINK_IFNAMSIZ]; /* the name the device really has */
+  char err[WEIR_LINK_ERRSIZE];     /* the last failure, for humans */
+  void *state;                     /* the backend's own, if any */
+};
+
+extern const struct weir_link_ops weir_link_tun;
+extern const struct weir_link_ops weir_link_tap;
+
+/* In backends/link.c. The backend called `name`, or NULL. */
+const struct weir_link_ops *weir_link_find(const char *name);
+
+/* The names weir_link_find knows, for --help: "tun|tap". */
+const char *weir_link_names(void);
+
+/* Prepares l for ops and opens it. On failure l->fd is -1 and l->err
+ * says why. */
+int weir_link_open(struct weir_link *l, const struct weir_link_ops *ops,
+                   const struct weir_link_params *p);
+
+/* Closes l (again is harmless). */
+void weir_link_close(struct weir_link *l);
+
+/* The size of the largest frame the link carries: the MTU plus the link
+ * header (14 bytes for Ethernet, none for bare IP). */
+size_t weir_link_frame_max(const struct weir_link *l);
+
+static inline int weir_link_fd(const struct weir_link *l)
+{
+  return l->fd;
+}
+
+static inline enum weir_link_type weir_link_type(const struct weir_link *l)
+{
+  return l->ops->type;
+}
+
+static inline const char *weir_link_error(const struct weir_link *l)
+{
+  return l->err;
+}
+
+#endif

@@ -1,0 +1,244 @@
+/* The tun and tap backends: /dev/net/tun, non-blocking.
+ *
+ * tun (IFF_TUN|IFF_NO_PI) carries bare IPv4 packets, tap (IFF_TAP) Ethernet
+ * frames; everything else is shared. Opening can also configure the
+ * kernel's side of the device (address, netmask, MTU, up) with plain
+ * ioctls, so that `ping` and `nc -u` on the host reach weir at once
+ * without the app shelling out to ip(8). */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/if_tun.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "link.h"
+#include "weir/addr.h"
+
+static const char tun_path[] = "/dev/net/tun";
+
+static int fail(struct weir_link *l, int err, const char *fmt, ...)
+{
+  va_list ap;
+  int n;
+
+  n = snprintf(l->err, sizeof(l->err), "%s: ", l->ops->name);
+  if (n < 0 || (size_t)n >= sizeof(l->err))
+    n = 0;
+  va_start(ap, fmt);
+  vsnprintf(l->err + n, sizeof(l->err) - (size_t)n, fmt, ap);
+  va_end(ap);
+  return err;
+}
+
+/* The kernel's own names are as good as any, except for the failures a
+ * user can fix; those get a hint. */
+static const char *open_hint(int err)
+{
+  switch (err) {
+  case ENOENT:
+  case ENODEV:
+  case ENXIO:
+    return " (is the tun module loaded? try: modprobe tun)";
+  case EACCES:
+  case EPERM:
+    return " (run as root or with CAP_NET_ADMIN)";
+  default:
+    return "";
+  }
+}
+
+static const char *setiff_hint(int err)
+{
+  switch (err) {
+  case EPERM:
+    return " (run as root or with CAP_NET_ADMIN)";
+  case EINVAL:
+    return " (bad name, or a device of another kind has it)";
+  case EBUSY:
+    return " (another process holds it)";
+  default:
+    return "";
+  }
+}
+
+static void set_sin(struct sockaddr *sa, uint32_t addr)
+{
+  struct sockaddr_in sin;
+
+  memset(&sin, 0, sizeof(sin));
+  sin.sin_family = AF_INET;
+  sin.sin_addr.s_addr = htonl(addr);
+  memcpy(sa, &sin, sizeof(sin));
+}
+
+/* Address, netmask, MTU and IFF_UP for the kernel's side, through an
+ * AF_INET datagram socket as ifconfig(8) does. */
+static int configure(struct weir_link *l, const struct weir_link_params *p)
+{
+  struct ifreq ifr;
+  char ip[INET_ADDRSTRLEN];
+  int s, err = 0;
+
+  s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (s < 0)
+    return fail(l, -errno, "socket: %s", strerror(errno));
+
+  memset(&ifr, 0, sizeof(ifr));
+  memcpy(ifr.ifr_name, l->ifname, sizeof(ifr.ifr_name));
+
+  if (p->mtu) {
+    ifr.ifr_mtu = p->mtu;
+    if (ioctl(s, SIOCSIFMTU, &ifr) < 0) {
+      err = fail(l, -errno, "%s: cannot set MTU %u: %s", l->ifname,
+                 (unsigned)p->mtu, strerror(errno));
+      goto out;
+    }
+  }
+  if (ioctl(s, SIOCGIFMTU, &ifr) < 0) {
+    err =
+        fail(l, -errno, "%s: cannot read MTU: %s", l->ifname, strerror(errno));
+    goto out;
+  }
+  /* weir's core refuses MTUs below IPv4's minimum; so must we. */
+  if (ifr.ifr_mtu < 576 || ifr.ifr_mtu > 65535) {
+    err = fail(l, -EINVAL, "%s: MTU %d is outside 576..65535", l->ifname,
+               ifr.ifr_mtu);
+    goto out;
+  }
+  l->mtu = (uint16_t)ifr.ifr_mtu;
+
+  if (p->kernel_ip) {
+    struct in_addr a = {htonl(p->kernel_ip)};
+
+    inet_ntop(AF_INET, &a, ip, sizeof(ip));
+    set_sin(&ifr.ifr_addr, p->kernel_ip);
+    if (ioctl(s, SIOCSIFADDR, &ifr) < 0) {
+      err = fail(l, -errno, "%s: cannot assign %s: %s", l->ifname, ip,
+                 strerror(errno));
+      goto out;
+    }
+    /* SIOCSIFADDR took a classful mask; the prefix comes second. The
+     * kernel then recomputes the broadcast address for tap. */
+    set_sin(&ifr.ifr_netmask, weir_ipv4_netmask(p->kernel_prefix));
+    if (ioctl(s, SIOCSIFNETMASK, &ifr) < 0) {
+      err = fail(l, -errno, "%s: cannot set netmask /%u: %s", l->ifname,
+                 (unsigned)p->kernel_prefix, strerror(errno));
+      goto out;
+    }
+  }
+
+  if (ioctl(s, SIOCGIFFLAGS, &ifr) < 0) {
+    err = fail(l, -errno, "%s: cannot read flags: %s", l->ifname,
+               strerror(errno));
+    goto out;
+  }
+  if (!(ifr.ifr_flags & IFF_UP)) {
+    ifr.ifr_flags |= IFF_UP;
+    if (ioctl(s, SIOCSIFFLAGS, &ifr) < 0) {
+      err = fail(l, -errno, "%s: cannot bring it up: %s", l->ifname,
+                 strerror(errno));
+      goto out;
+    }
+  }
+out:
+  close(s);
+  return err;
+}
+
+static int tuntap_open(struct weir_link *l, const struct weir_link_params *p)
+{
+  const char *name = p->ifname && p->ifname[0] ? p->ifname : "weir%d";
+  struct ifreq ifr;
+  int fd;
+
+  if (strlen(name) >= sizeof(ifr.ifr_name))
+    return fail(l, -EINVAL, "device name '%s' is longer than %zu bytes", name,
+                sizeof(ifr.ifr_name) - 1);
+  /* TUNSETIFF creates whatever is missing; without `create` that would
+   * hide a typo behind a fresh, unconfigured device. */
+  if (!p->create && if_nametoindex(name) == 0)
+    return fail(l, -ENODEV, "no device '%s' (create it, or let weir do so)",
+                name);
+
+  fd = open(tun_path, O_RDWR | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0)
+    return fail(l, -errno, "cannot open %s: %s%s", tun_path, strerror(errno),
+                open_hint(errno));
+  l->fd = fd;
+
+  memset(&ifr, 0, sizeof(ifr));
+  /* IFF_NO_PI: no 4-byte packet-information prefix; the frame starts at
+   * byte 0, which is what weir_input expects. */
+  ifr.ifr_flags =
+      (short)(IFF_NO_PI | (l->ops->type == WEIR_LINK_IP ? IFF_TUN : IFF_TAP));
+  memcpy(ifr.ifr_name, name, strlen(name));
+  if (ioctl(fd, TUNSETIFF, &ifr) < 0)
+    return fail(l, -errno, "cannot attach '%s': %s%s", name, strerror(errno),
+                setiff_hint(errno));
+  memcpy(l->ifname, ifr.ifr_name, sizeof(l->ifname));
+  l->ifname[sizeof(l->ifname) - 1] = '\0';
+
+  return configure(l, p);
+}
+
+static void tuntap_close(struct weir_link *l)
+{
+  /* The last close of a non-persistent device deletes it, addresses and
+   * routes with it. */
+  if (l->fd >= 0)
+    close(l->fd);
+  l->fd = -1;
+}
+
+static long tuntap_recv(struct weir_link *l, uint8_t *buf, size_t cap)
+{
+  ssize_t n;
+
+  do
+    n = read(l->fd, buf, cap);
+  while (n < 0 && errno == EINTR);
+  if (n >= 0)
+    return (long)n;
+  if (errno == EAGAIN || errno == EWOULDBLOCK)
+    return 0;
+  return fail(l, -errno, "read: %s", strerror(errno));
+}
+
+static int tuntap_send(struct weir_link *l, const uint8_t *buf, size_t len)
+{
+  ssize_t n;
+
+  do
+    n = write(l->fd, buf, len);
+  while (n < 0 && errno == EINTR);
+  if (n >= 0)
+    return 1; /* a tun write takes the whole frame or none of it */
+  if (errno == EAGAIN || errno == EWOULDBLOCK)
+    return 0;
+  return fail(l, -errno, "write: %s", strerror(errno));
+}
+
+const struct weir_link_ops weir_link_tun = {
+    .name = "tun",
+    .type = WEIR_LINK_IP,
+    .open = tuntap_open,
+    .close = tuntap_close,
+    .recv = tuntap_recv,
+    .send = tuntap_send,
+};
+
+const struct weir_link_ops weir_link_tap = {
+    .name = "tap",
+    .type = WEIR_LINK_ETHERNET,
+    .open = tuntap_open,
+    .close = tuntap_close,
+    .recv = tuntap_recv,
+    .send = tuntap_send,
+};

@@ -1,0 +1,80 @@
+#!/usr/bin/env python3
+"""Writes the seed corpus of fuzz_stack: small valid exchanges on both link
+types (ARP, ping, UDP echo, closed port, fragments), in the record format
+that test/fuzz/fuzz_stack.c reads. Run from the repository root."""
+import os
+import struct
+
+US = bytes([10, 77, 0, 2])
+PEER = bytes([10, 77, 0, 9])
+US_MAC = bytes([2, 0, 0, 0, 0, 2])
+PEER_MAC = bytes([2, 0, 0, 0, 0, 9])
+BCAST = b"\xff" * 6
+OUT = "test/fuzz/corpus/fuzz_stack"
+
+
+def csum(b):
+    if len(b) % 2:
+        b += b"\0"
+    s = sum(struct.unpack("!%dH" % (len(b) // 2), b))
+    while s >> 16:
+        s = (s & 0xFFFF) + (s >> 16)
+    return (~s) & 0xFFFF
+
+
+def ip(proto, payload, ident=1, mf=0, off=0, src=PEER, dst=US):
+    flags = (0x2000 if mf else 0) | (off // 8)
+    h = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(payload), ident,
+                    flags, 64, proto, 0, src, dst)
+    h = h[:10] + struct.pack("!H", csum(h)) + h[12:]
+    return h + payload
+
+
+def udp(sport, dport, data, src=PEER, dst=US):
+    u = struct.pack("!HHHH", sport, dport, 8 + len(data), 0) + data
+    pseudo = src + dst + struct.pack("!BBH", 0, 17, len(u))
+    c = csum(pseudo + u) or 0xFFFF
+    return u[:6] + struct.pack("!H", c) + u[8:]
+
+
+def echo(data, ident=0x1234, seq=1):
+    m = struct.pack("!BBHHH", 8, 0, 0, ident, seq) + data
+    return m[:2] + struct.pack("!H", csum(m)) + m[4:]
+
+
+def eth(payload, etype=0x0800, dst=US_MAC):
+    return dst + PEER_MAC + struct.pack("!H", etype) + payload
+
+
+def arp(op, tpa):
+    return eth(struct.pack("!HHBBH6s4s6s4s", 1, 0x0800, 6, 4, op, PEER_MAC,
+                           PEER, b"\0" * 6, tpa), 0x0806, BCAST)
+
+
+def rec(op, data=b"", length=None):
+    n = len(data) if length is None else length
+    return bytes([op]) + struct.pack("!H", n) + data
+
+
+def write(name, link, records):
+    with open(os.path.join(OUT, name), "wb") as f:
+        f.write(bytes([link]) + b"".join(records))
+
+
+os.makedirs(OUT, exist_ok=True)
+big = udp(4000, 7, bytes(range(256)) * 8)
+frags = [ip(17, big[0:1480], 9, 1, 0), ip(17, big[1480:], 9, 0, 1480)]
+for link, wrap in ((0, eth), (1, lambda p: p)):
+    kind = "eth" if link == 0 else "ip"
+    write(f"{kind}_ping", link, [rec(0, wrap(ip(1, echo(b"hello"))))])
+    write(f"{kind}_udp_echo", link,
+          [rec(0, wrap(ip(17, udp(5000, 7, b"echo me")))), rec(3)])
+    write(f"{kind}_udp_closed", link,
+          [rec(0, wrap(ip(17, udp(5000, 9, b"nobody"))))])
+    write(f"{kind}_frags", link, [rec(0, wrap(f)) for f in frags])
+    write(f"{kind}_frag_timeout", link,
+          [rec(0, wrap(frags[0])), rec(1, length=31000)])
+    write(f"{kind}_send", link, [rec(2 | (9 << 2), b"out"), rec(1, length=1500)])
+write("eth_arp", 0, [rec(0, arp(1, US))])
+write("eth_arp_then_send", 0,
+      [rec(2 | (9 << 2), b"q"), rec(0, arp(2, US)), rec(1, length=3000)])
