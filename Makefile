@@ -16,8 +16,8 @@ OPT      ?= -O2 -g
 CPPFLAGS := -Icore/include -Icore
 CFLAGS   := $(CSTD) $(WARN) $(OPT)
 
-CORE_SRC    := $(sort $(wildcard core/*.c core/wire/*.c))
-CORE_HDR    := $(wildcard core/include/weir/*.h core/*.h core/wire/*.h)
+CORE_SRC    := $(sort $(wildcard core/*.c core/wire/*.c core/tcp/*.c))
+CORE_HDR    := $(wildcard core/include/weir/*.h core/*.h core/wire/*.h core/tcp/*.h)
 BACKEND_SRC := $(sort $(wildcard backends/*.c))
 BACKEND_HDR := $(wildcard backends/*.h)
 APPS        := echoserver echoclient
@@ -25,6 +25,9 @@ APP_COMMON  := $(filter-out $(addprefix apps/,$(addsuffix .c,$(APPS))),$(wildcar
 UNIT_SRC    := $(sort $(wildcard test/unit/*.c)) test/harness/runner.c
 UNIT_HDR    := $(wildcard test/harness/*.h test/unit/*.h)
 REPLAY_SRC  := $(sort $(wildcard test/replay/*.c))
+DRIVER_SRC  := $(sort $(wildcard test/backends/*.c))
+TCPS_SRC    := $(sort $(wildcard test/tcp/*.c))
+TCPS_HDR    := $(wildcard test/tcp/*.h)
 FUZZ_SRC    := $(sort $(wildcard test/fuzz/fuzz_*.c))
 FUZZ_TARGETS := $(patsubst test/fuzz/%.c,%,$(FUZZ_SRC))
 
@@ -89,6 +92,24 @@ $(B)/test/replay: $(REPLAY_SRC) test/harness/runner.c $(UNIT_HDR) $(B)/libweir.a
 	$(CC) $(CPPFLAGS) -Itest $(SYS_CFLAGS) -o $@ $(REPLAY_SRC) test/harness/runner.c \
 	  $(B)/libweir.a $(PCAP_LIBS)
 
+# The scripted TCP tests: a runner that needs only libc, fed the scripts
+# in test/tcp/scripts/ (natively and under ASan+UBSan).
+$(B)/test/tcpscript: $(TCPS_SRC) $(TCPS_HDR) $(CORE_SRC) $(CORE_HDR)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) -Itest $(CFLAGS) -o $@ $(TCPS_SRC) $(CORE_SRC)
+
+$(B)/test/tcpscript-san: $(TCPS_SRC) $(TCPS_HDR) $(CORE_SRC) $(CORE_HDR)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) -Itest $(CSTD) $(WARN) -O1 -g -fno-omit-frame-pointer \
+	  -fsanitize=address,undefined -fno-sanitize-recover=all \
+	  -o $@ $(TCPS_SRC) $(CORE_SRC)
+
+# The driver's tests: the libuv driver over an in-process link.
+$(B)/test/driver: $(DRIVER_SRC) test/harness/runner.c $(UNIT_HDR) $(B)/libweir-backends.a $(B)/libweir.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) -Itest -Ibackends $(SYS_CFLAGS) -o $@ $(DRIVER_SRC) \
+	  test/harness/runner.c $(B)/libweir-backends.a $(B)/libweir.a $(UV_LIBS) $(PCAP_LIBS)
+
 $(B)/fuzz/%: test/fuzz/%.c $(CORE_SRC) $(CORE_HDR)
 	@mkdir -p $(dir $@)
 	$(CLANG) $(CPPFLAGS) $(CSTD) -O1 -g -fsanitize=fuzzer,address,undefined \
@@ -96,6 +117,8 @@ $(B)/fuzz/%: test/fuzz/%.c $(CORE_SRC) $(CORE_HDR)
 
 TEST_BINS := $(B)/test/unit $(B)/test/unit-san $(B)/test/unit-mips \
              $(B)/test/unit-s390x $(B)/test/replay \
+             $(if $(DRIVER_SRC),$(B)/test/driver) \
+             $(if $(TCPS_SRC),$(B)/test/tcpscript $(B)/test/tcpscript-san) \
              $(addprefix $(B)/fuzz/,$(FUZZ_TARGETS))
 
 deps:

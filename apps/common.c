@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <time.h>
 
 #include "common.h"
 
@@ -35,11 +36,28 @@ static const char common_usage[] =
     "                      device yourself, e.g. with ip-address(8))\n"
     "  --mtu N             device and stack MTU, 576..65535 (default: the\n"
     "                      device's, 1500 for a new one)\n"
-    "  -u, --udp           UDP; required until TCP arrives\n"
-    "  --seed N            derive weir's secret (IP IDs, later TCP ISNs)\n"
-    "                      from N, for reproducible runs (default: random)\n"
-    "  -v, --verbose       one line per datagram, the counters at exit\n"
+    "  -u, --udp           UDP datagrams instead of a TCP stream\n"
+    "  --msl MS            TCP's maximum segment lifetime in milliseconds,\n"
+    "                      1..600000 (default 1000): TIME-WAIT lasts twice\n"
+    "                      this. RFC 9293 says 2 minutes, for the Internet\n"
+    "                      of 1981; here it is short because weir dies with\n"
+    "                      its process, which would otherwise have to wait\n"
+    "                      4 minutes before exiting. TIME-WAIT is there to\n"
+    "                      answer a FIN the peer sends again (its copy of\n"
+    "                      our last ACK was lost: the peer's RTO, 0.2..1 s\n"
+    "                      on Linux, says when) and to outlive stray old\n"
+    "                      segments, which on a one-hop or LAN path live\n"
+    "                      for milliseconds. Raise it on long, slow paths.\n"
+    "  --seed N            derive weir's secret (IP IDs, TCP ISNs) from N,\n"
+    "                      for reproducible runs (default: random)\n"
+    "  -v, --verbose       TCP: one line per state transition, per\n"
+    "                      retransmission and per reset, and a throughput\n"
+    "                      line per connection; UDP: one line per datagram;\n"
+    "                      both: the counters at exit\n"
     "  -h, --help          this text\n"
+    "\n"
+    "Transfers that last over a second print progress on stderr (at most\n"
+    "one line a second) and end with a throughput line.\n"
     "\n"
     "Exit status: 0 done, 1 the exchange or the system failed, 2 bad usage.\n";
 
@@ -55,6 +73,9 @@ enum {
   OPT_COUNT,
   OPT_TIMEOUT,
   OPT_SEED,
+  OPT_DISCARD,
+  OPT_SINK,
+  OPT_MSL,
 };
 
 static const struct option long_opts[] = {
@@ -69,6 +90,9 @@ static const struct option long_opts[] = {
     {"count", required_argument, NULL, OPT_COUNT},
     {"timeout", required_argument, NULL, OPT_TIMEOUT},
     {"seed", required_argument, NULL, OPT_SEED},
+    {"discard", no_argument, NULL, OPT_DISCARD},
+    {"sink", required_argument, NULL, OPT_SINK},
+    {"msl", required_argument, NULL, OPT_MSL},
     {"udp", no_argument, NULL, 'u'},
     {"verbose", no_argument, NULL, 'v'},
     {"help", no_argument, NULL, 'h'},
@@ -177,7 +201,7 @@ void weir_app_parse(struct weir_app *a, int argc, char **argv,
 {
   struct weir_app_opts *o = &a->o;
   const char *slash = strrchr(argv[0], '/');
-  int ip_set = 0, port_set = 0, c, npos;
+  int ip_set = 0, port_set = 0, msl_set = 0, c, npos;
   char **pos;
   uint64_t v;
   double d;
@@ -191,6 +215,7 @@ void weir_app_parse(struct weir_app *a, int argc, char **argv,
   memcpy(o->mac, default_mac, sizeof(o->mac));
   weir_ipv4_parse_cidr(default_ip, &o->ip, &o->prefix);
   o->timeout_us = default_timeout_us;
+  o->msl_us = WEIR_APP_MSL_US;
 
   opterr = 0; /* our messages are one line and name the program once */
   while ((c = getopt_long(argc, argv, ":uvh", long_opts, NULL)) != -1) {
@@ -254,6 +279,24 @@ void weir_app_parse(struct weir_app *a, int argc, char **argv,
         usage_error(a, "bad --seed '%s': want a number", optarg);
       o->seeded = 1;
       break;
+    case OPT_DISCARD:
+      if (role != WEIR_APP_SERVER)
+        usage_error(a, "--discard is a flag of echoserver");
+      o->discard = 1;
+      break;
+    case OPT_SINK:
+      if (role != WEIR_APP_SERVER)
+        usage_error(a, "--sink is a flag of echoserver");
+      if (*optarg == '\0')
+        usage_error(a, "bad --sink '': want a file name");
+      o->sink = optarg;
+      break;
+    case OPT_MSL:
+      if (parse_u64(optarg, 600000, &v) < 0 || v == 0)
+        usage_error(a, "bad --msl '%s': want milliseconds, 1..600000", optarg);
+      o->msl_us = v * 1000;
+      msl_set = 1;
+      break;
     case 'u':
       o->udp = 1;
       break;
@@ -267,6 +310,8 @@ void weir_app_parse(struct weir_app *a, int argc, char **argv,
     case ':':
       usage_error(a, "flag '%s' needs a value", argv[optind - 1]);
     default:
+      if (optopt >= 256) /* --discard=yes: a known long flag */
+        usage_error(a, "flag '%s' takes no value", argv[optind - 1]);
       if (optopt)
         usage_error(a, "unknown flag '-%c'", optopt);
       usage_error(a, "unknown flag '%s'", argv[optind - 1]);
@@ -319,8 +364,13 @@ void weir_app_parse(struct weir_app *a, int argc, char **argv,
     usage_error(a, "--gw must be on weir's subnet (--ip)");
   if (role == WEIR_APP_CLIENT && o->addr == o->ip)
     usage_error(a, "ADDR is weir's own address");
-  if (!o->udp)
-    usage_error(a, "TCP is not implemented yet; use -u");
+  if (o->discard && o->sink)
+    usage_error(a, "--discard and --sink exclude each other");
+  if (o->udp && (o->discard || o->sink || msl_set))
+    usage_error(a, "%s is for TCP, not with -u",
+                o->discard ? "--discard"
+                : o->sink  ? "--sink"
+                           : "--msl");
 }
 
 static void fill_secret(struct weir_app *a, struct weir_config *cfg)
@@ -360,6 +410,20 @@ static void signal_cb(uv_signal_t *h, int signum)
     weir_app_stop(a, WEIR_APP_OK);
 }
 
+/* libuv runs check handles once per loop iteration, after the I/O
+ * callbacks; the timers of the iteration ran before them. So everything
+ * the core did in an iteration is seen here, in the same iteration. */
+static void check_cb(uv_check_t *h)
+{
+  struct weir_app *a = h->data;
+
+  if (a->stopping)
+    return;
+  weir_app_drain_trace(a);
+  if (a->on_check)
+    a->on_check(a);
+}
+
 static void link_error_cb(struct weir_driver *d, int err, void *user)
 {
   struct weir_app *a = user;
@@ -379,6 +443,7 @@ void weir_app_start(struct weir_app *a, weir_driver_event_cb on_event)
   FILE *vout = o->role == WEIR_APP_SERVER ? stdout : stderr;
   int err;
 
+  a->vout = vout;
   memset(&lp, 0, sizeof(lp));
   lp.ifname = o->ifname;
   lp.create = 1;
@@ -398,6 +463,9 @@ void weir_app_start(struct weir_app *a, weir_driver_event_cb on_event)
   cfg.gateway = o->gw;
   cfg.mtu = a->link.mtu; /* what the device really carries */
   fill_secret(a, &cfg);
+  cfg.tcp_msl_us = o->msl_us;
+  if (o->verbose && !o->udp)
+    cfg.trace_entries = 256; /* drained every loop iteration */
   err = weir_stack_new(&cfg, &a->stack);
   if (err < 0) {
     weir_app_err(a, "cannot create the stack: %s", weir_strerror(err));
@@ -419,6 +487,10 @@ void weir_app_start(struct weir_app *a, weir_driver_event_cb on_event)
   a->sigint_.data = a->sigterm_.data = a;
   uv_signal_start(&a->sigint_, signal_cb, SIGINT);
   uv_signal_start(&a->sigterm_, signal_cb, SIGTERM);
+  uv_check_init(a->loop, &a->check_);
+  a->check_.data = a;
+  if (!o->udp)
+    uv_check_start(&a->check_, check_cb);
 
   if (o->verbose) {
     fprintf(vout, "%s: %s %s mtu %u, weir %s/%u", a->prog, o->backend->name,
@@ -452,6 +524,7 @@ void weir_app_stop(struct weir_app *a, int code)
   sigaddset(&set, SIGTERM);
   sigprocmask(SIG_BLOCK, &set, NULL);
   weir_driver_close(&a->drv, NULL);
+  uv_close((uv_handle_t *)&a->check_, NULL);
   uv_close((uv_handle_t *)&a->sigint_, NULL);
   uv_close((uv_handle_t *)&a->sigterm_, NULL);
 }
@@ -481,10 +554,73 @@ void weir_app_print_stats(const struct weir_app *a, FILE *f)
 
 int weir_app_finish(struct weir_app *a, FILE *vout)
 {
+  weir_app_drain_trace(a);
   if (a->o.verbose)
     weir_app_print_stats(a, vout);
   uv_loop_close(a->loop);
   weir_link_close(&a->link);
   weir_stack_free(a->stack);
   return a->exit_code;
+}
+
+void weir_app_drain_trace(struct weir_app *a)
+{
+  struct weir_trace t;
+  char ep[24];
+  FILE *f = a->vout ? a->vout : stderr;
+
+  while (weir_next_trace(a->stack, &t)) {
+    if (t.lost)
+      fprintf(f, "%s: %u trace entries lost\n", a->prog, (unsigned)t.lost);
+    /* A listener has no peer: name it by its own endpoint. */
+    if (a->trace_by_peer && t.remote_port)
+      weir_app_endpoint(t.remote_addr, t.remote_port, ep);
+    else
+      weir_app_endpoint(t.local_addr, t.local_port, ep);
+    switch (t.kind) {
+    case WEIR_TRACE_STATE:
+      fprintf(f, "%s %s -> %s\n", ep, weir_tcp_state_name(t.from),
+              weir_tcp_state_name(t.to));
+      break;
+    case WEIR_TRACE_RETRANSMIT:
+      fprintf(f, "%s retransmit seq %" PRIu32 " (%s)\n", ep, t.seq,
+              t.arg == 2 ? "fast retransmit" : "timeout");
+      break;
+    case WEIR_TRACE_RESET_IN:
+      fprintf(f, "%s reset by peer\n", ep);
+      break;
+    case WEIR_TRACE_RESET_OUT:
+      fprintf(f, "%s reset sent\n", ep);
+      break;
+    default:
+      fprintf(f, "%s trace kind %d\n", ep, t.kind);
+      break;
+    }
+  }
+}
+
+double weir_app_seconds(void)
+{
+  struct timespec ts;
+
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+char *weir_app_bytes(uint64_t n, char *buf)
+{
+  if (n < 1024)
+    snprintf(buf, 16, "%u B", (unsigned)n);
+  else if (n < 1024 * 1024)
+    snprintf(buf, 16, "%.1f KiB", (double)n / 1024);
+  else if (n < (uint64_t)1024 * 1024 * 1024)
+    snprintf(buf, 16, "%.1f MiB", (double)n / (1024 * 1024));
+  else
+    snprintf(buf, 16, "%.2f GiB", (double)n / (1024.0 * 1024 * 1024));
+  return buf;
+}
+
+double weir_app_mbits(uint64_t n, double secs)
+{
+  return secs > 0 ? (double)n * 8 / secs / 1e6 : 0;
 }

@@ -1,5 +1,5 @@
 /* What echoserver and echoclient share: flags, the stack and link set-up,
- * signals, -v output. */
+ * signals, -v output (TCP trace lines), progress and throughput. */
 #ifndef WEIR_APPS_COMMON_H
 #define WEIR_APPS_COMMON_H
 
@@ -35,10 +35,15 @@ struct weir_app_opts {
   uint16_t port; /* client: the peer's; server: the one to bind */
   int udp;
   int verbose;
-  uint64_t count;      /* server: exit after this many echoes; 0: never */
+  uint64_t count;      /* server: exit after this many echoes (UDP) or
+                          connections (TCP); 0: never */
   uint64_t timeout_us; /* see --help of each app */
   int seeded;
   uint64_t seed;
+  /* TCP only. */
+  int discard;      /* server: read and drop instead of echoing */
+  const char *sink; /* server: append what connections send to this file */
+  uint64_t msl_us;  /* cfg.tcp_msl_us: TIME-WAIT lasts twice this */
 };
 
 struct weir_app {
@@ -49,13 +54,25 @@ struct weir_app {
   struct weir_stack *stack;
   struct weir_driver drv;
   uv_signal_t sigint_, sigterm_;
+  uv_check_t check_; /* TCP: after every loop iteration, see on_check */
+  FILE *vout;        /* where -v lines go: stdout (server), stderr (client) */
   int exit_code;
   int stopping;
   /* Called once on SIGINT/SIGTERM; the app closes its own handles and
    * calls weir_app_stop. NULL: stop with status 0. */
   void (*on_signal)(struct weir_app *a, int signum);
+  /* TCP: called once per loop iteration in which anything happened (after
+   * the -v trace lines are printed), so that the app can look at its
+   * connections' states whatever event changed them. May be NULL. */
+  void (*on_check)(struct weir_app *a);
+  /* -v trace lines name a connection by its local endpoint (the client:
+   * its own port varies) or by its peer's (the server's varies). */
+  int trace_by_peer;
   void *user;
 };
+
+/* The default MSL of the apps; see --help ("--msl"). */
+#define WEIR_APP_MSL_US 1000000u
 
 /* Parses argv into a->o. Prints usage and exits 0 on --help; prints one
  * line and exits WEIR_APP_USAGE on anything wrong. `usage` is the app's
@@ -88,5 +105,21 @@ void weir_app_err(const struct weir_app *a, const char *fmt, ...)
 
 /* The stack's non-zero counters and the driver's, one per line. */
 void weir_app_print_stats(const struct weir_app *a, FILE *f);
+
+/* Prints the core's pending TCP trace entries (with -v; otherwise there
+ * are none), one line each on a->vout:
+ *   10.77.0.2:43512 SYN-SENT -> ESTABLISHED
+ *   10.77.0.2:43512 retransmit seq 14481 (timeout)
+ *   10.77.0.2:43512 reset by peer */
+void weir_app_drain_trace(struct weir_app *a);
+
+/* Monotonic seconds, for progress and throughput lines. */
+double weir_app_seconds(void);
+
+/* "16.0 MiB", "512 B", ... into buf (>= 16 bytes); returns buf. */
+char *weir_app_bytes(uint64_t n, char *buf);
+
+/* Mbit/s for n bytes in secs seconds (0 if secs is 0). */
+double weir_app_mbits(uint64_t n, double secs);
 
 #endif

@@ -47,8 +47,10 @@ static int send_held(struct weir_driver *d)
 {
   int r = d->link->ops->send(d->link, d->tx_, d->tx_len_);
 
-  if (r == 0)
+  if (r == 0) {
+    d->stats.send_again++;
     return 0;
+  }
   if (r > 0)
     d->stats.frames_out++;
   else
@@ -68,7 +70,9 @@ static void flush(struct weir_driver *d)
 
   if (d->dead_ || d->closing_)
     return;
-  if (d->tx_len_ && !send_held(d))
+  /* A frame the link refused waits for the fd to be writable (poll_cb
+   * retries it then); trying again before that only wastes a syscall. */
+  if (d->tx_len_)
     return;
   for (;;) {
     n = weir_output(d->stack, d->tx_, d->tx_cap_, weir_driver_now(d));
@@ -174,7 +178,9 @@ static void timer_cb(uv_timer_t *t)
   struct weir_driver *d = t->data;
 
   d->timer_armed_ = 0;
-  d->fired_ms_ = d->timer_ms_;
+  /* An immediate timer (more work, not a deadline) serves no ms. */
+  if (d->timer_ms_)
+    d->fired_ms_ = d->timer_ms_;
   d->stats.timer_fires++;
   weir_timers(d->stack, weir_driver_now(d));
   weir_driver_kick(d);

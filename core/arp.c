@@ -249,6 +249,20 @@ void weir__arp_resolve_send(struct weir_stack *s, uint32_t k, uint32_t nexthop,
   weir__pktq_push(s, &e->waiting, k);
 }
 
+int weir__arp_lookup(struct weir_stack *s, uint32_t nexthop, uint8_t *mac)
+{
+  uint32_t i;
+  if (weir__ip_is_bcast(s, nexthop)) {
+    memcpy(mac, bcast_mac, 6);
+    return 1;
+  }
+  i = lookup(s, nexthop);
+  if (i == WEIR__NONE || s->arp[i].state != WEIR__ARP_REACHABLE)
+    return 0;
+  memcpy(mac, s->arp[i].mac, 6);
+  return 1;
+}
+
 void weir__arp_timer(struct weir_stack *s, uint32_t i, uint64_t now)
 {
   struct weir__arp_entry *e = &s->arp[i];

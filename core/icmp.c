@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "internal.h"
+#include "tcp/tcb.h"
 #include "wire/icmp.h"
 
 /* RFC 1812 4.3.2.3: quote as much of the datagram as fits in 576 bytes. */
@@ -55,7 +56,8 @@ static int icmp_to_err(uint8_t type, uint8_t code)
   }
 }
 
-static void error_input(struct weir_stack *s, const struct weir_icmp *m)
+static void error_input(struct weir_stack *s, const struct weir_icmp *m,
+                        uint64_t now)
 {
   struct weir_icmp_quote q;
   WEIR__COUNT(s, ICMP_ERRORS_IN);
@@ -69,6 +71,11 @@ static void error_input(struct weir_stack *s, const struct weir_icmp *m)
   if (q.proto == WEIR_IP_PROTO_UDP)
     weir__udp_icmp_error(s, icmp_to_err(m->type, m->code), q.sport, q.dst,
                          q.dport);
+  else if (q.proto == WEIR_IP_PROTO_TCP)
+    weir__tcp_icmp_error(s, icmp_to_err(m->type, m->code),
+                         m->type == WEIR_ICMP_DEST_UNREACH &&
+                             m->code == WEIR_ICMP_FRAG_NEEDED,
+                         m->mtu, &q, now);
 }
 
 void weir__icmp_input(struct weir_stack *s, const struct weir__ip_in *in,
@@ -90,7 +97,7 @@ void weir__icmp_input(struct weir_stack *s, const struct weir__ip_in *in,
     break;
   case WEIR_ICMP_DEST_UNREACH:
   case WEIR_ICMP_TIME_EXCEEDED:
-    error_input(s, &m);
+    error_input(s, &m, now);
     break;
   default:
     break; /* echo replies, and types we do not use */

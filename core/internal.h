@@ -18,6 +18,7 @@
 enum weir__timer_kind {
   WEIR__T_ARP = 1,
   WEIR__T_REASM = 2,
+  WEIR__T_TCP = 3,
 };
 
 struct weir__timer {
@@ -98,7 +99,12 @@ struct weir__reasm {
 enum weir__sock_type {
   WEIR__SOCK_FREE = 0,
   WEIR__SOCK_UDP,
+  WEIR__SOCK_TCP, /* unconnected, or with a connection */
+  WEIR__SOCK_TCP_LISTEN,
 };
+
+struct weir__tcb;
+struct weir__listener;
 
 struct weir__ring {
   uint8_t *buf;
@@ -117,7 +123,10 @@ struct weir__sock {
   int err;               /* pending error for weir_sock_error */
   uint32_t err_addr;
   uint16_t err_port;
-  struct weir__ring rx; /* UDP: records of (addr, port, len, data) */
+  struct weir__ring rx;       /* UDP: records of (addr, port, len, data) */
+  struct weir__tcb *tcb;      /* TCP: the connection, or NULL */
+  struct weir__listener *lst; /* TCP listener */
+  uint16_t tcp_bind_port;     /* TCP: weir_tcp_bind before connect */
 };
 
 /* ------------------------------------------------------- a received IP */
@@ -161,6 +170,17 @@ struct weir_stack {
   uint32_t evq_head, evq_tail;
   uint32_t wr_head;
   uint16_t next_ephemeral;
+
+  /* TCP */
+  struct weir__tcb **tcbs; /* by id; NULL when free */
+  uint32_t tcb_count, tcb_free_hint;
+  struct weir__tcb **tcp_hash;
+  uint32_t tcp_hmask;
+  struct weir__tcb *tx_head, *tx_tail; /* connections with output */
+  uint32_t tcp_port_seq;               /* RFC 6056 algorithm 3's counter */
+  uint64_t challenge_window, challenge_count; /* global challenge-ACK cap */
+  struct weir_trace *trace;
+  uint32_t trace_head, trace_len, trace_lost;
 };
 
 #define WEIR__COUNT(s, name) ((s)->stats.c[WEIR_STAT_##name]++)
@@ -192,8 +212,19 @@ void weir__arp_input(struct weir_stack *s, const uint8_t *pkt, size_t len,
 void weir__arp_resolve_send(struct weir_stack *s, uint32_t i, uint32_t nexthop,
                             uint64_t now);
 void weir__arp_timer(struct weir_stack *s, uint32_t entry, uint64_t now);
+/* The MAC of nexthop if it is resolved (returns 1), else 0. */
+int weir__arp_lookup(struct weir_stack *s, uint32_t nexthop, uint8_t *mac);
 
 /* ipv4.c */
+/* Writes a 20-byte IPv4 header for a payload of plen bytes to dst at `ip`
+ * and counts it. Returns 20. */
+size_t weir__ip_header(struct weir_stack *s, uint8_t *ip, uint8_t proto,
+                       uint32_t dst, size_t plen);
+/* The link header for a packet to dst: writes it at buf and returns its
+ * length (0 or 14), or -1 if the next hop is not resolved yet, or
+ * WEIR_ENETUNREACH. */
+int weir__link_header(struct weir_stack *s, uint32_t dst, uint8_t *buf,
+                      uint64_t now);
 void weir__ip_input(struct weir_stack *s, const uint8_t *pkt, size_t len,
                     int link_bcast, uint64_t now);
 /* Routes a destination: 0 and the next hop, or WEIR_ENETUNREACH. */
@@ -228,5 +259,10 @@ void weir__udp_input(struct weir_stack *s, const struct weir__ip_in *in,
 void weir__udp_icmp_error(struct weir_stack *s, int err, uint16_t sport,
                           uint32_t dst, uint16_t dport);
 void weir__sock_free_all(struct weir_stack *s);
+int weir__sock_alloc(struct weir_stack *s, uint8_t type);
+uint32_t weir__port_lookup(const struct weir_stack *s, uint8_t type,
+                           uint16_t port);
+void weir__port_link(struct weir_stack *s, uint32_t k, uint16_t port);
+void weir__port_unlink(struct weir_stack *s, uint32_t k);
 
 #endif

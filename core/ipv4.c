@@ -3,6 +3,8 @@
 #include <string.h>
 
 #include "internal.h"
+#include "tcp/tcb.h"
+#include "wire/ethernet.h"
 #include "wire/icmp.h"
 
 int weir__ip_is_bcast(const struct weir_stack *s, uint32_t a)
@@ -62,10 +64,7 @@ void weir__ip_deliver(struct weir_stack *s, const struct weir__ip_in *in,
     weir__udp_input(s, in, now);
     break;
   case WEIR_IP_PROTO_TCP:
-    /* TCP arrives in its own issue; until then say so honestly. */
-    WEIR__COUNT(s, DROP_TCP);
-    weir__icmp_error(s, WEIR_ICMP_DEST_UNREACH, WEIR_ICMP_PORT_UNREACH, in,
-                     now);
+    weir__tcp_input(s, in, now);
     break;
   default:
     WEIR__COUNT(s, DROP_IP_PROTO);
@@ -88,17 +87,10 @@ int weir__ip_route(const struct weir_stack *s, uint32_t dst, uint32_t *nexthop)
   return 0;
 }
 
-void weir__ip_send(struct weir_stack *s, uint32_t k, uint8_t proto,
-                   uint32_t dst, size_t plen, uint64_t now)
+size_t weir__ip_header(struct weir_stack *s, uint8_t *ip, uint8_t proto,
+                       uint32_t dst, size_t plen)
 {
   struct weir_ipv4 h;
-  uint32_t nexthop;
-
-  if (weir__ip_route(s, dst, &nexthop) != 0) {
-    WEIR__COUNT(s, DROP_NO_ROUTE);
-    weir__pkt_put(s, k);
-    return;
-  }
   memset(&h, 0, sizeof(h));
   h.total_len = (uint16_t)(WEIR_IPV4_HLEN + plen);
   h.id = s->ip_id++;
@@ -108,8 +100,41 @@ void weir__ip_send(struct weir_stack *s, uint32_t k, uint8_t proto,
   h.proto = proto;
   h.src = s->cfg.ip;
   h.dst = dst;
-  weir_ipv4_emit(&h, WEIR__PKT_IP(s, k), WEIR_IPV4_HLEN);
-  s->pkts[k].len = s->lhlen + h.total_len;
+  weir_ipv4_emit(&h, ip, WEIR_IPV4_HLEN);
   WEIR__COUNT(s, IP_OUT);
+  return WEIR_IPV4_HLEN;
+}
+
+void weir__ip_send(struct weir_stack *s, uint32_t k, uint8_t proto,
+                   uint32_t dst, size_t plen, uint64_t now)
+{
+  uint32_t nexthop;
+
+  if (weir__ip_route(s, dst, &nexthop) != 0) {
+    WEIR__COUNT(s, DROP_NO_ROUTE);
+    weir__pkt_put(s, k);
+    return;
+  }
+  weir__ip_header(s, WEIR__PKT_IP(s, k), proto, dst, plen);
+  s->pkts[k].len = s->lhlen + WEIR_IPV4_HLEN + (uint32_t)plen;
   weir__arp_resolve_send(s, k, nexthop, now);
+}
+
+int weir__link_header(struct weir_stack *s, uint32_t dst, uint8_t *buf,
+                      uint64_t now)
+{
+  struct weir_eth e;
+  uint32_t nexthop;
+
+  (void)now;
+  if (weir__ip_route(s, dst, &nexthop) != 0)
+    return WEIR_ENETUNREACH;
+  if (s->cfg.link == WEIR_LINK_IP)
+    return 0;
+  if (!weir__arp_lookup(s, nexthop, e.dst))
+    return -1;
+  memcpy(e.src, s->cfg.mac, 6);
+  e.type = WEIR_ETHERTYPE_IPV4;
+  weir_eth_emit(&e, buf, WEIR_ETH_HLEN);
+  return WEIR_ETH_HLEN;
 }

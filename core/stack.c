@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "internal.h"
+#include "tcp/tcb.h"
 #include "wire/ethernet.h"
 
 /* Defaults. Each is what a small host on a LAN wants; they are in the
@@ -28,8 +29,27 @@ void weir_config_default(struct weir_config *c)
   c->reasm_max_bytes = 4 * 65535;
   c->reasm_max_frags = 64;
   c->reasm_timeout_us = 30000000; /* Linux ipfrag_time; RFC 791 >= 15 s */
-  c->icmp_rate_per_s = 1000;      /* Linux icmp_msgs_per_sec */
-  c->icmp_burst = 50;             /* Linux icmp_msgs_burst */
+  c->tcp_max_conns = 1024;
+  c->tcp_snd_buf = 256 * 1024;
+  c->tcp_rcv_buf = 256 * 1024;
+  c->tcp_syn_backlog = 128;
+  c->tcp_msl_us = 30000000; /* TIME-WAIT 60 s, as long as Linux keeps it */
+  c->tcp_rto_initial_us = 1000000; /* RFC 6298 2.1 */
+  /* RFC 6298 asks for a 1 s floor; Linux has used 200 ms for decades.
+   * With timers driven at microsecond resolution and RTTs of a LAN or a
+   * TUN device, a 1 s floor makes every loss repaired by timeout cost a
+   * second for no safety gained: the estimator's 4 x RTTVAR term already
+   * covers delayed ACKs (40 ms here, and at most 200 ms by RFC 9293). */
+  c->tcp_rto_min_us = 200000;
+  c->tcp_rto_max_us = 120000000;      /* Linux TCP_RTO_MAX; RFC: >= 60 s */
+  c->tcp_user_timeout_us = 120000000; /* RFC 9293 R2 >= 100 s */
+  c->tcp_syn_timeout_us = 180000000;  /* RFC 9293: R2 for SYN >= 3 min */
+  c->tcp_delack_us = 40000;           /* Linux's minimum ATO */
+  c->tcp_timestamps = 1;
+  c->tcp_sack = 1;
+  c->tcp_wscale = 1;
+  c->icmp_rate_per_s = 1000; /* Linux icmp_msgs_per_sec */
+  c->icmp_burst = 50;        /* Linux icmp_msgs_burst */
 }
 
 void weir_config_seed(struct weir_config *c, uint64_t seed)
@@ -95,6 +115,16 @@ static int config_ok(const struct weir_config *c)
     return 0;
   if ((c->alloc.alloc == NULL) != (c->alloc.free == NULL))
     return 0;
+  /* A TCP buffer must hold a few segments; a window beyond 2^30 cannot
+   * be expressed even with the largest scale (RFC 7323 2.3). */
+  if (c->tcp_snd_buf < 2 * (uint32_t)c->mtu ||
+      c->tcp_rcv_buf < 2 * (uint32_t)c->mtu || c->tcp_rcv_buf > (1u << 30) ||
+      c->tcp_snd_buf > (1u << 30))
+    return 0;
+  if (c->tcp_rto_min_us == 0 || c->tcp_rto_max_us < c->tcp_rto_min_us ||
+      c->tcp_rto_initial_us == 0 || c->tcp_msl_us == 0 ||
+      c->tcp_delack_us > 500000)
+    return 0;
   return 1;
 }
 
@@ -127,7 +157,7 @@ int weir_stack_new(const struct weir_config *cfg, struct weir_stack **out)
   s->icmp_tokens = (uint64_t)cfg->icmp_burst * 1000000u;
   s->evq_head = s->evq_tail = s->wr_head = WEIR__NONE;
 
-  s->timers.cap = cfg->arp_entries + cfg->reasm_datagrams;
+  s->timers.cap = cfg->arp_entries + cfg->reasm_datagrams + cfg->tcp_max_conns;
   s->timers.v = weir__alloc(s, s->timers.cap * sizeof(*s->timers.v));
   err = s->timers.v ? 0 : WEIR_ENOMEM;
   if (!err)
@@ -138,6 +168,8 @@ int weir_stack_new(const struct weir_config *cfg, struct weir_stack **out)
     err = weir__reasm_init(s);
   if (!err)
     err = weir__udp_init(s);
+  if (!err)
+    err = weir__tcp_init(s);
   if (err) {
     weir_stack_free(s);
     return err;
@@ -150,6 +182,7 @@ void weir_stack_free(struct weir_stack *s)
 {
   if (!s)
     return;
+  weir__tcp_free_all(s);
   weir__sock_free_all(s);
   if (s->reasm) {
     for (uint32_t i = 0; i < s->cfg.reasm_datagrams; i++) {
@@ -214,8 +247,17 @@ size_t weir_output(struct weir_stack *s, uint8_t *buf, size_t cap, uint64_t now)
   uint32_t i = s->txq.head;
   size_t len;
 
-  (void)now;
-  if (i == WEIR__NONE || s->pkts[i].len > cap)
+  if (i == WEIR__NONE) {
+    /* Control frames first, then connections with something to send,
+     * built straight into the caller's buffer. */
+    len = weir__tcp_output(s, buf, cap, now);
+    if (len) {
+      WEIR__COUNT(s, FRAMES_OUT);
+      s->stats.c[WEIR_STAT_BYTES_OUT] += len;
+    }
+    return len;
+  }
+  if (s->pkts[i].len > cap)
     return 0;
   weir__pktq_pop(s, &s->txq);
   len = s->pkts[i].len;
@@ -241,6 +283,9 @@ void weir_timers(struct weir_stack *s, uint64_t now)
       break;
     case WEIR__T_REASM:
       weir__reasm_timer(s, t->owner, now);
+      break;
+    case WEIR__T_TCP:
+      weir__tcp_timer(s, t->owner, now);
       break;
     default:
       break;
@@ -386,6 +431,10 @@ const char *weir_strerror(int err)
     return "protocol error";
   case WEIR_ETTL:
     return "time to live exceeded";
+  case WEIR_EPIPE:
+    return "broken pipe";
+  case WEIR_EISCONN:
+    return "socket is already connected";
   default:
     return "unknown error";
   }

@@ -38,15 +38,32 @@ static uint32_t port_bucket(const struct weir_stack *s, uint16_t port)
   return (uint32_t)(port * 40503u) >> 4 & s->port_hmask;
 }
 
-static uint32_t port_lookup(const struct weir_stack *s, uint16_t port)
+/* UDP and TCP ports are separate spaces sharing one hash: the chain is
+ * walked for a socket of the right type. */
+uint32_t weir__port_lookup(const struct weir_stack *s, uint8_t type,
+                           uint16_t port)
 {
   uint32_t k = s->port_hash[port_bucket(s, port)];
-  while (k != WEIR__NONE && s->socks[k].lport != port)
+  while (k != WEIR__NONE &&
+         (s->socks[k].lport != port || s->socks[k].type != type))
     k = s->socks[k].port_next;
   return k;
 }
 
-static void port_unlink(struct weir_stack *s, uint32_t k)
+static uint32_t port_lookup(const struct weir_stack *s, uint16_t port)
+{
+  return weir__port_lookup(s, WEIR__SOCK_UDP, port);
+}
+
+void weir__port_link(struct weir_stack *s, uint32_t k, uint16_t port)
+{
+  uint32_t b = port_bucket(s, port);
+  s->socks[k].lport = port;
+  s->socks[k].port_next = s->port_hash[b];
+  s->port_hash[b] = k;
+}
+
+void weir__port_unlink(struct weir_stack *s, uint32_t k)
 {
   uint32_t *link = &s->port_hash[port_bucket(s, s->socks[k].lport)];
   while (*link != k)
@@ -63,7 +80,8 @@ static struct weir__sock *get_udp(const struct weir_stack *s, int sock)
   return &s->socks[sock];
 }
 
-int weir_udp_open(struct weir_stack *s)
+/* A free handle of the given type, with its fields cleared. */
+int weir__sock_alloc(struct weir_stack *s, uint8_t type)
 {
   uint32_t k;
   struct weir__sock *so;
@@ -81,19 +99,30 @@ int weir_udp_open(struct weir_stack *s)
     so->on_evq = on_evq;
     so->ev_next = ev_next;
   }
-  so->rx.buf = weir__alloc(s, s->cfg.udp_rx_bytes);
-  if (!so->rx.buf)
-    return WEIR_ENOMEM;
-  so->rx.cap = s->cfg.udp_rx_bytes;
-  so->type = WEIR__SOCK_UDP;
+  so->type = type;
   so->wr_next = so->port_next = WEIR__NONE;
   return (int)k;
+}
+
+int weir_udp_open(struct weir_stack *s)
+{
+  int k = weir__sock_alloc(s, WEIR__SOCK_UDP);
+  struct weir__sock *so;
+  if (k < 0)
+    return k;
+  so = &s->socks[k];
+  so->rx.buf = weir__alloc(s, s->cfg.udp_rx_bytes);
+  if (!so->rx.buf) {
+    so->type = WEIR__SOCK_FREE;
+    return WEIR_ENOMEM;
+  }
+  so->rx.cap = s->cfg.udp_rx_bytes;
+  return k;
 }
 
 int weir_udp_bind(struct weir_stack *s, int sock, uint16_t port)
 {
   struct weir__sock *so = get_udp(s, sock);
-  uint32_t b;
   if (!so)
     return WEIR_EBADF;
   if (so->lport)
@@ -114,10 +143,7 @@ int weir_udp_bind(struct weir_stack *s, int sock, uint16_t port)
   } else if (port_lookup(s, port) != WEIR__NONE) {
     return WEIR_EADDRINUSE;
   }
-  b = port_bucket(s, port);
-  so->lport = port;
-  so->port_next = s->port_hash[b];
-  s->port_hash[b] = (uint32_t)sock;
+  weir__port_link(s, (uint32_t)sock, port);
   return 0;
 }
 
@@ -272,7 +298,7 @@ int weir_udp_close(struct weir_stack *s, int sock)
   if (!so)
     return WEIR_EBADF;
   if (so->lport)
-    port_unlink(s, (uint32_t)sock);
+    weir__port_unlink(s, (uint32_t)sock);
   /* Slots it sent may still wait for ARP: they must not report to a
    * handle that someone else may open next. */
   for (uint32_t i = 0; i < s->cfg.tx_slots; i++)

@@ -8,6 +8,8 @@
 #   unit-mips   the same on 32-bit big-endian MIPS under qemu-user
 #   unit-s390x  the same on 64-bit big-endian s390x under qemu-user
 #   replay      recorded exchanges with Linux fed back into the core
+#   driver      the libuv driver over an in-process link
+#   tcp-scripts scripted TCP conversations with the core, in virtual time
 #   purity      the core's objects call nothing outside the allow-list
 #   fuzz        each libFuzzer target for a bounded number of inputs
 #   integration weir against Linux in network namespaces (root)
@@ -80,6 +82,13 @@ ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 \
 QEMU_LD_PREFIX=/usr/mips-linux-gnu suite unit-mips qemu-mips $B/test/unit-mips
 QEMU_LD_PREFIX=/usr/s390x-linux-gnu suite unit-s390x qemu-s390x $B/test/unit-s390x
 WEIR_REPLAY_DIR=test/replay suite replay $B/test/replay
+if [ -e test/tcp ]; then
+  suite tcp-scripts $B/test/tcpscript test/tcp/scripts
+  ASAN_OPTIONS=detect_leaks=1 suite tcp-scripts-san $B/test/tcpscript-san test/tcp/scripts
+fi
+if [ -e test/backends ]; then
+  suite driver $B/test/driver
+fi
 single purity bash test/purity.sh $B/obj/core
 single format make --no-print-directory fmt-check
 

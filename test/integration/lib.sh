@@ -80,8 +80,9 @@ need_root() {
   for c in ip socat ping sha256sum timeout; do
     command -v "$c" >/dev/null || skip "missing $c (run ci/deps.sh)"
   done
-  [ -x "$BUILD/echoserver" ] && [ -x "$BUILD/echoclient" ] ||
+  if [ ! -x "$BUILD/echoserver" ] || [ ! -x "$BUILD/echoclient" ]; then
     fail "no $BUILD/echoserver or echoclient: run make first"
+  fi
   ip netns add "weir-probe-$$" 2>/dev/null ||
     skip "cannot create network namespaces here"
   ip netns del "weir-probe-$$"
@@ -269,8 +270,9 @@ run_ping_udp_suite() {
     --if "$dev" --ip "$weir/24" --kernel-ip "$kern/24" --timeout 5 \
     --port 9 "$kern" <<<"hello?" >/dev/null 2>"$TMP/client9.err"
   rc=$?
-  [ "$rc" -eq 1 ] && grep -qi "refused" "$TMP/client9.err" ||
+  if [ "$rc" -ne 1 ] || ! grep -qi "refused" "$TMP/client9.err"; then
     fail "echoclient to closed port: exit $rc: $(head -1 "$TMP/client9.err")"
+  fi
   log "echoclient -> closed port: exit 1, $(head -1 "$TMP/client9.err")"
 
   if [ "$backend" = tap ]; then
@@ -280,8 +282,222 @@ run_ping_udp_suite() {
       --if "$dev" --ip "$weir/24" --kernel-ip "$kern/24" --timeout 10 \
       "$net.99" 7 <<<"hello?" >/dev/null 2>"$TMP/client99.err"
     rc=$?
-    [ "$rc" -eq 1 ] && grep -q "no route to host" "$TMP/client99.err" ||
+    if [ "$rc" -ne 1 ] || ! grep -q "no route to host" "$TMP/client99.err"
+    then
       fail "echoclient to $net.99: exit $rc: $(head -1 "$TMP/client99.err")"
+    fi
     log "echoclient -> $net.99 (nobody): ARP gave up, exit 1, no route to host"
   fi
+}
+
+# ---------------------------------------------------------------- TCP
+
+# tcp_listening NS PORT: some socket in NS listens on TCP PORT.
+tcp_listening() {
+  ip netns exec "$1" ss -Hltn "sport = :$2" 2>/dev/null | grep -q .
+}
+
+# tcp_settled NS: no TCP connection in NS (the Linux side) is left
+# ESTABLISHED or CLOSE-WAIT. (TIME-WAIT is fine: that is how a close ends.)
+tcp_settled() {
+  [ -z "$(ip netns exec "$1" ss -Htan state established state close-wait \
+    2>/dev/null)" ]
+}
+
+# expect_settled NS WHAT: waits (10 s at most) for tcp_settled, or fails
+# showing what is left.
+expect_settled() {
+  wait_until 10 tcp_settled "$1" ||
+    fail "$2: connections left on the Linux side: $(ns_exec "$1" ss -tan |
+      tr '\n' ';')"
+}
+
+now_ns() { date +%s%N; }
+
+# rate BYTES NS: "12.3 s, 45.6 Mbit/s" for BYTES moved in NS nanoseconds.
+rate() {
+  awk -v b="$1" -v ns="$2" \
+    'BEGIN { s = ns / 1e9; if (s <= 0) s = 1e-9;
+             printf "%.2f s, %.1f Mbit/s", s, b * 8 / s / 1e6 }'
+}
+
+# capture_start NS DEV FILE FILTER...: tcpdump in the background (if the
+# host has it) writing text lines to FILE. Sets CAPTURE_PID; returns 1 if
+# there is no tcpdump.
+capture_start() {
+  local ns=$1 dev=$2 file=$3
+  shift 3
+  CAPTURE_PID=
+  command -v tcpdump >/dev/null || return 1
+  start_bg CAPTURE_PID 60 ip netns exec "$ns" tcpdump -n -l -i "$dev" "$@" \
+    >"$file" 2>"$file.err"
+  wait_until 5 grep -q "listening on" "$file.err" ||
+    fail "tcpdump did not start: $(cat "$file.err")"
+}
+
+capture_stop() {
+  [ -n "${CAPTURE_PID:-}" ] || return 0
+  sleep 0.2 # the last packets reach the file
+  kill -INT "$CAPTURE_PID" 2>/dev/null
+  wait_pid "$CAPTURE_PID" 5 >/dev/null 2>&1
+  CAPTURE_PID=
+}
+
+# tcp_echo_check NS CLIENT ADDR PORT IN OUT: sends IN to ADDR:PORT with a
+# Linux client (socat or nc) and checks the echo OUT is IN again; prints
+# the rate.
+tcp_echo_check() {
+  local ns=$1 client=$2 addr=$3 port=$4 in=$5 out=$6 t0 t1 rc size
+  local cmd
+  size=$(stat -c %s "$in")
+  case $client in
+  # -t: after stdin's EOF (our FIN) wait this long for the server's;
+  # -T: give up on a silent connection.
+  socat) cmd=(socat -t 60 -T 30 - "TCP4:$addr:$port") ;;
+  # -N: shutdown(SHUT_WR) at stdin's EOF, then read until the server's
+  # FIN; -w: give up on a silent connection.
+  nc) cmd=(nc -N -w 30 "$addr" "$port") ;;
+  esac
+  t0=$(now_ns)
+  timeout 120 ip netns exec "$ns" "${cmd[@]}" <"$in" >"$out" 2>"$out.err"
+  rc=$?
+  t1=$(now_ns)
+  [ "$rc" -eq 0 ] ||
+    fail "$client to $addr:$port: exit $rc after $(wc -c <"$out") of" \
+      "$size bytes: $(head -2 "$out.err" | tr '\n' ' ')"
+  same_file "$in" "$out" ||
+    fail "$client to $addr:$port: the echo differs ($size bytes sent," \
+      "$(wc -c <"$out") back)"
+  RATE=$(rate "$size" $((t1 - t0)))
+}
+
+# The suite shared by test_tun_tcp.sh and test_tap_tcp.sh. BACKEND tun|tap,
+# NET the /24 to use as "10.77.N".
+run_tcp_suite() {
+  local backend=$1 net=$2 dev="w${1}${2##*.}t" ns server rc i t
+  local weir="$net.2" kern="$net.1" big=$((16 * 1024 * 1024)) t0 t1
+  local part=$((4 * 1024 * 1024)) n=4 pids=() closed
+  local common=(--backend "$backend" --if "$dev" --ip "$weir/24"
+    --kernel-ip "$kern/24")
+
+  need_root
+  command -v nc >/dev/null || skip "missing nc (run ci/deps.sh)"
+  command -v ss >/dev/null || skip "missing ss (iproute2)"
+  make_ns_into ns
+  head -c "$big" /dev/urandom >"$TMP/big.bin"
+  for i in $(seq 1 $n); do
+    head -c "$part" /dev/urandom >"$TMP/part$i.bin"
+  done
+
+  # --- weir echoserver, Linux clients ----------------------------------
+  # --timeout: connections idle for 30 s are reset, and the server leaves
+  # after 30 s without any, should this script die.
+  start_bg server 400 ip netns exec "$ns" "$BUILD/echoserver" -v \
+    "${common[@]}" --timeout 30 7 >"$TMP/server.log" 2>"$TMP/server.err"
+  wait_until 5 dev_ready "$ns" "$dev" "$kern/24" ||
+    fail "$dev did not come up: $(cat "$TMP/server.log" "$TMP/server.err")"
+
+  tcp_echo_check "$ns" socat "$weir" 7 "$TMP/big.bin" "$TMP/big.socat"
+  log "socat -> weir echoserver: 16 MiB each way, sha256 equal, $RATE"
+  expect_settled "$ns" "after socat"
+
+  tcp_echo_check "$ns" nc "$weir" 7 "$TMP/big.bin" "$TMP/big.nc"
+  log "nc -N -> weir echoserver: 16 MiB each way, sha256 equal, $RATE"
+  expect_settled "$ns" "after nc"
+
+  t0=$(now_ns)
+  for i in $(seq 1 $n); do
+    timeout 120 ip netns exec "$ns" socat -t 60 -T 30 - "TCP4:$weir:7" \
+      <"$TMP/part$i.bin" >"$TMP/part$i.echo" 2>"$TMP/part$i.err" &
+    pids+=($!)
+  done
+  for i in $(seq 1 $n); do
+    wait "${pids[$((i - 1))]}"
+    rc=$?
+    [ "$rc" -eq 0 ] || fail "parallel client $i: socat exit $rc:" \
+      "$(head -2 "$TMP/part$i.err" | tr '\n' ' ')"
+  done
+  t1=$(now_ns)
+  for i in $(seq 1 $n); do
+    same_file "$TMP/part$i.bin" "$TMP/part$i.echo" ||
+      fail "parallel client $i: the echo differs ($(wc -c \
+        <"$TMP/part$i.echo") of $part bytes back)"
+  done
+  log "$n socat clients at once: 4 MiB each, each sha256 equal," \
+    "$(rate $((n * part)) $((t1 - t0))) in all"
+  expect_settled "$ns" "after $n clients"
+
+  # A port nobody listens on: weir answers the SYN with RST.
+  capture_start "$ns" "$dev" "$TMP/refused.pcap.txt" tcp port 9
+  t0=$(now_ns)
+  if timeout 10 ip netns exec "$ns" socat - "TCP4:$weir:9" </dev/null \
+    >/dev/null 2>"$TMP/refused.err"; then
+    fail "connect to weir's closed port 9 succeeded"
+  fi
+  t1=$(now_ns)
+  capture_stop
+  grep -q "Connection refused" "$TMP/refused.err" ||
+    fail "connect to weir's port 9: $(head -1 "$TMP/refused.err")"
+  if [ -f "$TMP/refused.pcap.txt" ]; then
+    grep -q "$weir\.9 > $kern\.[0-9]*: Flags \[R\.\]" "$TMP/refused.pcap.txt" ||
+      fail "no RST from weir in tcpdump: $(cat "$TMP/refused.pcap.txt")"
+  fi
+  log "connect to weir's closed port 9: RST, Connection refused in" \
+    "$(((t1 - t0) / 1000000)) ms"
+
+  kill -TERM "$server"
+  wait_pid "$server" 10
+  rc=$?
+  [ "$rc" -eq 0 ] ||
+    fail "echoserver exited $rc on SIGTERM: $(tail -5 "$TMP/server.err")"
+  # Every connection closed cleanly on weir's side too (FINs both ways).
+  closed=$(grep -c " closed: " "$TMP/server.err")
+  [ "$closed" -eq $((n + 2)) ] ||
+    fail "echoserver closed $closed connections cleanly, want $((n + 2)):" \
+      "$(grep -v Mbit "$TMP/server.err" | head -5)"
+  for t in "SYN-RECEIVED -> ESTABLISHED" "CLOSE-WAIT -> LAST-ACK" \
+    "LAST-ACK -> CLOSED"; do
+    grep -q -- "$t" "$TMP/server.log" ||
+      fail "echoserver -v shows no '$t': $(head -20 "$TMP/server.log")"
+  done
+  log "echoserver: $closed connections closed with FINs both ways," \
+    "-v shows the transitions, exit 0 on SIGTERM"
+
+  # --- weir echoclient, a Linux echo server -----------------------------
+  # shellcheck disable=SC2034 # set by start_bg, through printf -v
+  local linux
+  # -t: after the client's FIN, wait for cat's last bytes to go back.
+  start_bg linux 400 ip netns exec "$ns" socat -t 60 -T 60 \
+    TCP4-LISTEN:7,fork,reuseaddr EXEC:cat >"$TMP/linux.log" 2>&1
+  wait_until 5 tcp_listening "$ns" 7 || fail "socat did not listen on 7"
+  t0=$(now_ns)
+  timeout 120 ip netns exec "$ns" "$BUILD/echoclient" -v "${common[@]}" \
+    --timeout 10 "$kern" 7 <"$TMP/big.bin" >"$TMP/client.out" \
+    2>"$TMP/client.err"
+  rc=$?
+  t1=$(now_ns)
+  [ "$rc" -eq 0 ] || fail "echoclient exited $rc: $(grep -v ' -> ' \
+    "$TMP/client.err" | tail -3 | tr '\n' ' ')"
+  same_file "$TMP/big.bin" "$TMP/client.out" ||
+    fail "echoclient: the echo differs ($(wc -c <"$TMP/client.out") of" \
+      "$big bytes)"
+  for t in "SYN-SENT -> ESTABLISHED" "-> TIME-WAIT" "TIME-WAIT -> CLOSED" \
+    "bytes sent and echoed"; do
+    grep -q -- "$t" "$TMP/client.err" ||
+      fail "echoclient -v shows no '$t': $(head -20 "$TMP/client.err")"
+  done
+  log "weir echoclient -> socat EXEC:cat: 16 MiB each way, sha256 equal," \
+    "$(grep -o 'in [0-9.]* s: [0-9.]* Mbit/s each way' "$TMP/client.err")," \
+    "exit 0 after $(rate "$big" $((t1 - t0)) | cut -d, -f1) (2 s of it" \
+    "TIME-WAIT)"
+  expect_settled "$ns" "after echoclient"
+
+  timeout 30 ip netns exec "$ns" "$BUILD/echoclient" "${common[@]}" \
+    --timeout 5 "$kern" 9 </dev/null >/dev/null 2>"$TMP/client9.err"
+  rc=$?
+  if [ "$rc" -ne 1 ] || ! grep -q "refused" "$TMP/client9.err" ||
+    [ "$(wc -l <"$TMP/client9.err")" -ne 1 ]; then
+    fail "echoclient to closed port 9: exit $rc: $(cat "$TMP/client9.err")"
+  fi
+  log "echoclient -> Linux closed port 9: exit 1, $(cat "$TMP/client9.err")"
 }

@@ -1,12 +1,16 @@
 #!/usr/bin/env bash
 # echoserver and echoclient refuse bad usage with one line on stderr and
 # exit status 2 (bad flags, addresses, ports, MACs, device names, unknown
-# backend, missing or extra arguments, TCP before it exists), and --help
-# exits 0. No root needed: nothing here may reach the network.
+# backend, missing or extra arguments, TCP-only flags with -u, server
+# flags given to the client), --help exits 0 and documents TCP (now the
+# default) and its flags, and an unwritable --sink exits 1 with one line.
+# No root needed: nothing here may reach the network.
+# shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
-[ -x "$BUILD/echoserver" ] && [ -x "$BUILD/echoclient" ] ||
+if [ ! -x "$BUILD/echoserver" ] || [ ! -x "$BUILD/echoclient" ]; then
   fail "no $BUILD/echoserver or echoclient: run make first"
+fi
 
 # Should a bad case slip through parsing, the app would open a device: as
 # root, let that happen in a throwaway network namespace, never the host's.
@@ -63,8 +67,20 @@ for prog in echoserver echoclient; do
   bad $prog -u --timeout soon "${ok[@]}"
   bad $prog -u --seed -3 "${ok[@]}"
   bad $prog -u --port 0 "${ok[0]}"
-  bad $prog "${ok[@]}" # TCP: not yet
   bad $prog -u
+  bad $prog
+  # TCP (the default): the same checks hold without -u.
+  bad $prog --bogus "${ok[@]}"
+  bad $prog --ip 10.77.0.2/33 "${ok[@]}"
+  bad $prog --port 0 "${ok[0]}"
+  bad $prog --timeout 0 "${ok[@]}"
+  bad $prog --msl "${ok[@]}"
+  bad $prog --msl 0 "${ok[@]}"
+  bad $prog --msl -5 "${ok[@]}"
+  bad $prog --msl 1.5 "${ok[@]}"
+  bad $prog --msl 600001 "${ok[@]}"
+  bad $prog --msl 2s "${ok[@]}"
+  bad $prog -u --msl 500 "${ok[@]}" # TCP only
 done
 
 bad echoserver -u 0
@@ -76,6 +92,18 @@ bad echoserver -u 10.77.0.9 --ip 10.77.0.2/24 7
 bad echoserver -u --port 7 10.77.0.2 8
 bad echoserver -u --count 0 7
 bad echoserver -u --count many 7
+bad echoserver -u --discard 7
+bad echoserver -u --sink "$TMP/sink" 7
+bad echoserver --discard --sink "$TMP/sink" 7
+bad echoserver --sink "" 7
+bad echoserver --sink
+bad echoserver --discard=yes 7
+bad echoserver --count 0 7
+bad echoserver 10.77.0.2 7 8
+bad echoclient --discard 10.77.0.1 7
+bad echoclient --sink "$TMP/sink" 10.77.0.1 7
+bad echoclient 10.77.0.1
+bad echoclient 10.77.0.2 7 # weir's own address
 bad echoclient -u 10.77.0.1
 bad echoclient -u 10.77.0.999 7
 bad echoclient -u 10.77.0.1 99999
@@ -84,17 +112,34 @@ bad echoclient -u --port 8 10.77.0.1 7
 bad echoclient -u 10.77.0.2 7 # weir's own address
 bad echoclient -u 255.255.255.255 7
 
-# TCP gets its own message until it exists.
-timeout 5 "${isolate[@]}" "$BUILD/echoserver" 7 2>"$TMP/err" </dev/null
-grep -q "TCP is not implemented yet; use -u" "$TMP/err" ||
-  fail "no TCP message: $(cat "$TMP/err")"
+# A sink that cannot be opened: a system failure (1), one line, and no
+# device was made for nothing (it is opened first).
+timeout 5 "${isolate[@]}" "$BUILD/echoserver" --sink /nonexistent/dir/f \
+  --if wflags0 7 </dev/null >"$TMP/out" 2>"$TMP/err"
+rc=$?
+if [ "$rc" -ne 1 ] || [ "$(wc -l <"$TMP/err")" -ne 1 ] ||
+  ! grep -q "^echoserver: /nonexistent/dir/f: No such file" "$TMP/err"; then
+  fail "unwritable --sink: exit $rc: $(cat "$TMP/err")"
+fi
+checked=$((checked + 1))
 
 for prog in echoserver echoclient; do
   timeout 5 "$BUILD/$prog" --help >"$TMP/help" 2>"$TMP/err" ||
     fail "$prog --help: exit $?"
   grep -q -- "--kernel-ip" "$TMP/help" || fail "$prog --help lacks --kernel-ip"
-  grep -q "^usage: $prog" "$TMP/help" || fail "$prog --help lacks a usage line"
+  grep -q "^usage: $prog \[flags\] " "$TMP/help" ||
+    fail "$prog --help lacks a usage line"
+  for f in --msl "-u, --udp" TIME-WAIT; do
+    grep -q -- "$f" "$TMP/help" || fail "$prog --help lacks '$f'"
+  done
+  ! grep -q "not implemented" "$TMP/help" ||
+    fail "$prog --help still says TCP is not implemented"
   [ ! -s "$TMP/err" ] || fail "$prog --help wrote to stderr"
 done
+for f in --discard --sink; do
+  "$BUILD/echoserver" --help | grep -q -- "$f" ||
+    fail "echoserver --help lacks $f"
+done
 
-echo "PASS app_flags: $checked bad usages exit 2 with one line; --help exits 0"
+echo "PASS app_flags: $checked bad usages exit 2 (1 for an unwritable" \
+  "--sink) with one line; --help exits 0 and documents TCP's flags"

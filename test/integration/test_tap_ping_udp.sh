@@ -5,6 +5,7 @@
 # ICMP port unreachable, echoclient gets its data back from a Linux
 # (socat) echo server, and ARP for an absent host gives up on the driver's
 # timer with "no route to host".
+# shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
 run_ping_udp_suite tap 10.77.2

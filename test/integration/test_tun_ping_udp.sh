@@ -3,6 +3,7 @@
 # Linux ping gets 20/20 replies, socat's UDP datagrams come back byte for
 # byte, a closed port answers ICMP port unreachable, and echoclient gets
 # its data back from a Linux (socat) echo server.
+# shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
 run_ping_udp_suite tun 10.77.1

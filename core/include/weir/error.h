@@ -22,6 +22,8 @@ enum weir_err {
   WEIR_ENOPROTOOPT = -16, /* ICMP: protocol unreachable */
   WEIR_EPROTO = -17,      /* ICMP: parameter problem or other error */
   WEIR_ETTL = -18,        /* ICMP: time exceeded in transit */
+  WEIR_EPIPE = -19,       /* send after shutdown */
+  WEIR_EISCONN = -20,     /* already connected or listening */
 };
 
 /* A short constant description ("no route to host", ...); never NULL. */

@@ -13,6 +13,12 @@ enum weir_event_bits {
   WEIR_EV_READABLE = 1 << 0, /* data or a datagram can be received */
   WEIR_EV_WRITABLE = 1 << 1, /* room to send again after WEIR_EAGAIN */
   WEIR_EV_ERROR = 1 << 2,    /* weir_sock_error() has a pending error */
+  /* TCP */
+  WEIR_EV_ACCEPT = 1 << 3,      /* a listener has a connection to accept */
+  WEIR_EV_CONNECTED = 1 << 4,   /* connect completed: ESTABLISHED */
+  WEIR_EV_PEER_CLOSED = 1 << 5, /* the peer sent FIN: recv will return 0 */
+  WEIR_EV_CLOSED = 1 << 6,      /* the connection ended (both FINs done) */
+  WEIR_EV_RESET = 1 << 7,       /* reset or refused: weir_sock_error says */
 };
 
 struct weir_event {
@@ -26,7 +32,8 @@ int weir_next_event(struct weir_stack *s, struct weir_event *ev);
 /* Returns and clears the socket's pending error (a WEIR_E* value, with the
  * address it concerns in *addr and *port if not NULL), 0 if none, or
  * WEIR_EBADF. Errors come from ICMP messages about datagrams the socket
- * sent, and from ARP resolution that gave up. */
+ * sent, from ARP resolution that gave up, and for TCP from resets
+ * (WEIR_ECONNREFUSED, WEIR_ECONNRESET) and give-up (WEIR_ETIMEDOUT). */
 int weir_sock_error(struct weir_stack *s, int sock, uint32_t *addr,
                     uint16_t *port);
 

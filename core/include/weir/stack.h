@@ -60,6 +60,23 @@ struct weir_config {
   uint32_t reasm_max_frags;  /* fragments per datagram */
   uint64_t reasm_timeout_us; /* from the first fragment */
 
+  /* TCP. Times in microseconds. */
+  uint32_t tcp_max_conns;       /* connections at once, all states */
+  uint32_t tcp_snd_buf;         /* send buffer per connection, bytes */
+  uint32_t tcp_rcv_buf;         /* receive buffer (and max window), bytes */
+  uint32_t tcp_syn_backlog;     /* SYN-RECEIVED entries per listener */
+  uint64_t tcp_msl_us;          /* TIME-WAIT lasts 2 x MSL */
+  uint64_t tcp_rto_initial_us;  /* RFC 6298: 1 s */
+  uint64_t tcp_rto_min_us;      /* floor of the RTO (see stack.c) */
+  uint64_t tcp_rto_max_us;      /* ceiling of the backed-off RTO, >= 60 s */
+  uint64_t tcp_user_timeout_us; /* give up on unacknowledged data (R2) */
+  uint64_t tcp_syn_timeout_us;  /* give up on a connect (R2 for SYN) */
+  uint64_t tcp_delack_us;       /* delayed ACK, <= 200 ms */
+  uint8_t tcp_timestamps;       /* offer RFC 7323 timestamps (default 1) */
+  uint8_t tcp_sack;             /* offer RFC 2018 SACK (default 1) */
+  uint8_t tcp_wscale;           /* offer RFC 7323 window scale (default 1) */
+  uint32_t trace_entries;       /* weir_next_trace ring size; 0: no trace */
+
   /* ICMP errors we send: a token bucket (RFC 1812 4.3.2.8). */
   uint32_t icmp_rate_per_s; /* tokens per second; 0 disables errors */
   uint32_t icmp_burst;      /* bucket size */

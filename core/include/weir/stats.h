@@ -28,7 +28,6 @@
   X(DROP_UDP_CHECKSUM, "dropped: UDP checksum")                                \
   X(DROP_UDP_NO_PORT, "dropped: UDP to a closed port (ICMP sent)")             \
   X(DROP_UDP_RXQ_FULL, "dropped: UDP socket receive queue full")               \
-  X(DROP_TCP, "dropped: TCP segment (no TCP yet)")                             \
   X(DROP_TX_FULL, "dropped: transmit queue full")                              \
   X(DROP_TX_TOO_BIG, "dropped: reply larger than the MTU (no fragmentation)")  \
   X(DROP_NO_ROUTE, "dropped: no route to destination")                         \
@@ -57,7 +56,27 @@
   X(ICMP_ERRORS_IN, "ICMP errors received")                                    \
   X(ICMP_UNREACH_OUT, "ICMP destination unreachable sent")                     \
   X(UDP_IN, "UDP datagrams delivered to a socket")                             \
-  X(UDP_OUT, "UDP datagrams sent")
+  X(UDP_OUT, "UDP datagrams sent")                                             \
+  X(TCP_SEGS_IN, "TCP segments received")                                      \
+  X(TCP_SEGS_OUT, "TCP segments sent")                                         \
+  X(DROP_TCP_MALFORMED, "dropped: TCP header or options malformed")            \
+  X(DROP_TCP_CHECKSUM, "dropped: TCP checksum")                                \
+  X(DROP_TCP_NO_CONN, "TCP segment for no connection (RST sent if allowed)")   \
+  X(DROP_TCP_BACKLOG, "dropped: SYN while the listen backlog was full")        \
+  X(DROP_TCP_NO_MEM, "dropped: SYN, connection table or memory full")          \
+  X(DROP_TCP_PAWS, "dropped: TCP segment with an old timestamp (PAWS)")        \
+  X(DROP_TCP_OUT_OF_WINDOW, "dropped: TCP segment outside the window")         \
+  X(DROP_TCP_BAD_ACK, "dropped: TCP ACK of unsent or too-old data")            \
+  X(DROP_TCP_OOO_FULL, "dropped: out-of-order TCP data past the range limit")  \
+  X(TCP_RST_OUT, "TCP resets sent")                                            \
+  X(TCP_RST_IN, "TCP resets accepted")                                         \
+  X(TCP_CHALLENGE_ACK, "TCP challenge ACKs sent (RFC 5961)")                   \
+  X(TCP_CHALLENGE_LIMITED, "TCP challenge ACKs not sent: rate limit")          \
+  X(TCP_RETRANSMITS, "TCP segments retransmitted")                             \
+  X(TCP_TIMEOUTS, "TCP retransmission timeouts")                               \
+  X(TCP_FAST_RETRANSMITS, "TCP fast retransmits")                              \
+  X(TCP_CONN_OPENED, "TCP connections established")                            \
+  X(TCP_CONN_TIMEOUT, "TCP connections abandoned: timeout")
 
 enum weir_stat {
 #define WEIR__STAT_ENUM(name, desc) WEIR_STAT_##name,

@@ -8,6 +8,7 @@
 #include "weir/event.h"
 #include "weir/stack.h"
 #include "weir/stats.h"
+#include "weir/tcp.h"
 #include "weir/udp.h"
 
 #endif

@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# TCP between weir on a TUN device and Linux, in a namespace of its own,
+# 10.77.11.0/24: weir's echoserver echoes 16 MiB from socat and from nc
+# (sha256 equal) and serves 4 socat clients at once; weir's echoclient
+# gets 16 MiB back from a Linux socat echo server; no connection is left
+# ESTABLISHED or CLOSE-WAIT on the Linux side; a closed port on weir
+# answers RST, and echoclient reports a refused connect.
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$(dirname "$0")/lib.sh"
+
+run_tcp_suite tun 10.77.11
+echo "PASS tun_tcp: 16 MiB echoes (socat, nc, echoclient) sha256 equal," \
+  "4 clients at once, clean closes, RST on closed ports"
