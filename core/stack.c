@@ -249,13 +249,18 @@ size_t weir_output(struct weir_stack *s, uint8_t *buf, size_t cap, uint64_t now)
 
   if (i == WEIR__NONE) {
     /* Control frames first, then connections with something to send,
-     * built straight into the caller's buffer. */
+     * built straight into the caller's buffer. A connection whose next
+     * hop is unresolved parks its segment on ARP and queues the request:
+     * that request is the frame to return now. */
     len = weir__tcp_output(s, buf, cap, now);
     if (len) {
       WEIR__COUNT(s, FRAMES_OUT);
       s->stats.c[WEIR_STAT_BYTES_OUT] += len;
+      return len;
     }
-    return len;
+    i = s->txq.head;
+    if (i == WEIR__NONE)
+      return 0;
   }
   if (s->pkts[i].len > cap)
     return 0;

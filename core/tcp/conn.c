@@ -142,7 +142,7 @@ struct weir__tcb *weir__tcp_new(struct weir_stack *s, uint32_t raddr,
   t->lport = lport;
   t->rport = rport;
   t->iss = weir__tcp_isn(s, t->laddr, lport, raddr, rport, now);
-  t->snd_una = t->snd_nxt = t->snd_max = t->iss;
+  t->snd_una = t->snd_nxt = t->snd_max = t->snd_sml = t->iss;
   t->rcv_wscale = s->cfg.tcp_wscale ? wscale_for(s->cfg.tcp_rcv_buf) : 0;
   /* Until the peer says otherwise (RFC 9293 3.7.1). */
   t->snd_mss = 536;
@@ -188,16 +188,16 @@ void weir__tcp_destroy(struct weir_stack *s, struct weir__tcb *t)
   weir__timer_cancel(&s->timers, &t->timer);
   weir__tcp_txq_remove(s, t);
   if (t->listener >= 0) {
-    /* Still on its listener's SYN or accept queue. */
+    /* Still on its listener's SYN or accept queue. Which one is found
+     * by looking, not from the state: callers may already have moved
+     * the state to CLOSED. */
     struct weir__listener *l = s->socks[t->listener].lst;
     struct weir__tcb **q = &l->syn_q, *prev = NULL;
-    if (t->state == WEIR_TCP_SYN_RECEIVED) {
-      while (*q && *q != t)
-        q = &(*q)->qnext;
-      if (*q) {
-        *q = t->qnext;
-        l->nsyn--;
-      }
+    while (*q && *q != t)
+      q = &(*q)->qnext;
+    if (*q) {
+      *q = t->qnext;
+      l->nsyn--;
     } else {
       for (q = &l->acc_head; *q && *q != t; q = &(*q)->qnext)
         prev = *q;
@@ -485,6 +485,7 @@ int weir_tcp_connect(struct weir_stack *s, int sock, uint32_t addr,
   t->sock = sock;
   so->tcb = t;
   weir__tcp_set_state(s, t, WEIR_TCP_SYN_SENT, now);
+  t->rtx_start = now; /* R2 for the SYN counts from the connect */
   weir__tcp_start_rtx(s, t, now);
   weir__tcp_want_output(s, t);
   return 0;
@@ -536,7 +537,7 @@ int weir_tcp_recv(struct weir_stack *s, int sock, void *buf, size_t cap,
 {
   struct weir__sock *so = get_tcp(s, sock);
   struct weir__tcb *t;
-  uint32_t n, before;
+  uint32_t n;
   if (!so || so->type != WEIR__SOCK_TCP)
     return WEIR_EBADF;
   t = so->tcb;
@@ -547,16 +548,15 @@ int weir_tcp_recv(struct weir_stack *s, int sock, void *buf, size_t cap,
   if (t->rcv.len == 0)
     return t->fin_rcvd ? 0 : WEIR_EAGAIN;
   n = t->rcv.len < cap ? t->rcv.len : (uint32_t)cap;
-  before = weir__tcp_rcv_space(t);
   weir__bring_read(&t->rcv, 0, buf, n);
   weir__bring_consume(&t->rcv, n);
-  /* RFC 9293 3.8.6.2.2 (receiver SWS avoidance): tell the peer about the
-   * room only once it is worth a segment or half the buffer. */
+  /* Reading opens the window. Say so at once only when it matters: the
+   * offer at least doubles (a closed or nearly closed window reopening);
+   * otherwise the next ACK carries it (as Linux's tcp_cleanup_rbuf). */
   if (t->state != WEIR_TCP_TIME_WAIT) {
-    uint32_t edge = t->rcv_nxt + weir__tcp_rcv_space(t);
-    uint32_t thresh = t->rcv.cap / 2 < t->rcv_mss ? t->rcv.cap / 2 : t->rcv_mss;
-    if (seq_geq(edge, t->rcv_adv + thresh) ||
-        (before < t->rcv_mss && weir__tcp_rcv_space(t) >= t->rcv_mss)) {
+    uint32_t cur = seq_gt(t->rcv_adv, t->rcv_nxt) ? t->rcv_adv - t->rcv_nxt : 0;
+    uint32_t wnd = weir__tcp_wnd_bytes(t);
+    if (wnd > cur && wnd >= 2 * cur) {
       t->ack_now = 1;
       weir__tcp_want_output(s, t);
     }

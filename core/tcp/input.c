@@ -81,6 +81,7 @@ static void listen_input(struct weir_stack *s, int lsock,
     return;
   }
   t->listener = lsock;
+  t->state = WEIR_TCP_LISTEN; /* it was born of the listener */
   t->qnext = l->syn_q;
   l->syn_q = t;
   l->nsyn++;
@@ -93,15 +94,15 @@ static void listen_input(struct weir_stack *s, int lsock,
   t->max_snd_wnd = t->snd_wnd;
   t->snd_wl1 = g->seq;
   t->snd_wl2 = t->iss;
-  /* Data on a SYN is kept and delivered after the handshake. */
+  /* RFC 9293 3.10.7.2: text on a SYN is queued for processing once the
+   * connection is established; the SYN,ACK acknowledges the SYN only.
+   * It waits in the receive buffer at its own place in the window. */
   if (g->payload_len) {
     uint32_t n = (uint32_t)g->payload_len;
-    if (n > t->rcv.cap)
-      n = t->rcv.cap;
+    if (n > t->rcv.cap / 2)
+      n = t->rcv.cap / 2;
     weir__bring_write(&t->rcv, 0, g->payload, n);
-    t->rcv.len = n;
-    t->rcv_nxt += n;
-    t->stats.bytes_received += n;
+    t->syn_data = n;
   }
   weir__tcp_set_state(s, t, WEIR_TCP_SYN_RECEIVED, now);
   weir__tcp_start_rtx(s, t, now);
@@ -291,13 +292,12 @@ static void enter_recovery(struct weir_stack *s, struct weir__tcb *t,
 static int ack_in(struct weir_stack *s, struct weir__tcb *t,
                   const struct weir_tcp *g, uint64_t now)
 {
-  uint32_t ack = g->ack, end;
+  uint32_t ack = g->ack;
   int sack_news = 0, fin_sent;
 
   if (t->sack_ok && g->opt.nsack)
     sack_news = take_sacks(s, t, g);
-  end = t->snd_una + t->snd.len;
-  fin_sent = t->fin_queued && seq_gt(t->snd_max, end);
+  fin_sent = t->fin_sent;
 
   if (seq_gt(ack, t->snd_una)) {
     uint32_t acked = ack - t->snd_una;
@@ -307,12 +307,15 @@ static int ack_in(struct weir_stack *s, struct weir__tcb *t,
     if (seq_lt(t->snd_nxt, ack))
       t->snd_nxt = ack;
     t->stats.bytes_acked += data;
+    /* Karn (RFC 6298 5 and 3): the backed-off RTO stays until a segment
+     * sent once gives a sample. */
     if (t->rtt_start && seq_geq(ack, t->rtt_seq)) {
       weir__tcp_rto_sample(t, now - t->rtt_start);
       t->rtt_start = 0;
+      t->backoff = 0;
     }
-    t->backoff = 0;
-    t->rtx_start = 0;
+    /* The oldest outstanding byte is younger now: give-up counts anew. */
+    t->rtx_start = now;
     t->dupacks = 0;
     prune_sacks(t);
     if (t->in_recovery) {
@@ -337,6 +340,7 @@ static int ack_in(struct weir_stack *s, struct weir__tcb *t,
     if (t->snd_una == t->snd_max) {
       t->t_rtx = 0;
       t->persist = 0;
+      t->rtx_start = 0;
     } else {
       weir__tcp_start_rtx(s, t, now);
     }
@@ -350,9 +354,10 @@ static int ack_in(struct weir_stack *s, struct weir__tcb *t,
      * or, with SACK, any ACK that brings new SACK information (RFC 6675
      * 2), which also counts when the peer is sending data. */
     int dup =
-        (g->payload_len == 0 && !(g->flags & (WEIR_TCP_SYN | WEIR_TCP_FIN)) &&
-         ((uint32_t)g->win << t->snd_wscale) == t->snd_wnd) ||
-        sack_news;
+        t->snd_wnd != 0 && /* probes of a closed window are not dupacks */
+        ((g->payload_len == 0 && !(g->flags & (WEIR_TCP_SYN | WEIR_TCP_FIN)) &&
+          ((uint32_t)g->win << t->snd_wscale) == t->snd_wnd) ||
+         sack_news);
     if (dup) {
       t->dupacks++;
       t->stats.dupacks_in++;
@@ -390,6 +395,8 @@ static int ack_in(struct weir_stack *s, struct weir__tcb *t,
     if (wnd > t->max_snd_wnd)
       t->max_snd_wnd = wnd;
     if (wnd && t->persist) {
+      /* A probe byte not taken is resent with the rest. */
+      t->snd_nxt = t->snd_una;
       t->persist = 0;
       t->backoff = 0;
       t->t_rtx = 0;
@@ -401,7 +408,7 @@ static int ack_in(struct weir_stack *s, struct weir__tcb *t,
   }
 
   /* Our FIN acknowledged? */
-  if (fin_sent && ack == t->snd_max) {
+  if (fin_sent && ack == t->fin_seq + 1) {
     switch (t->state) {
     case WEIR_TCP_FIN_WAIT_1:
       weir__tcp_set_state(s, t, WEIR_TCP_FIN_WAIT_2, now);
@@ -535,6 +542,25 @@ static void sync_input(struct weir_stack *s, struct weir__tcb *t,
     weir__tcp_want_output(s, t);
     return;
   }
+  /* TIME-WAIT (RFC 9293 3.10.7.4): the only thing that can arrive is a
+   * retransmission of the peer's FIN: acknowledge it and restart the
+   * 2 MSL timeout. (It is below RCV.NXT, so the window test would only
+   * acknowledge it.) */
+  if (t->state == WEIR_TCP_TIME_WAIT && (g->flags & WEIR_TCP_FIN) &&
+      !(g->flags & (WEIR_TCP_RST | WEIR_TCP_SYN)) &&
+      g->seq + (uint32_t)g->payload_len + 1 == t->rcv_nxt) {
+    t->ack_now = 1;
+    t->t_close = now + 2 * s->cfg.tcp_msl_us;
+    weir__tcp_arm(s, t);
+    weir__tcp_want_output(s, t);
+    return;
+  }
+  /* SYN in a synchronized state (RFC 5961 4.2): a challenge ACK,
+   * "irrespective of the sequence number", rate limited; never a reset. */
+  if ((g->flags & WEIR_TCP_SYN) && !(g->flags & WEIR_TCP_RST)) {
+    challenge_ack(s, t, now);
+    return;
+  }
   /* PAWS (RFC 7323 5.3): a timestamp older than TS.Recent marks an old
    * duplicate. */
   if (t->ts_ok && g->opt.has_ts && !(g->flags & WEIR_TCP_RST) &&
@@ -549,6 +575,10 @@ static void sync_input(struct weir_stack *s, struct weir__tcb *t,
   if (!ok && wnd == 0 && g->seq == t->rcv_nxt) {
     /* RFC 9293 3.10.7.4: with a zero window, the ACK, window and RST of
      * an in-sequence segment are still taken; only its text is not. */
+    if (g->payload_len || (g->flags & WEIR_TCP_FIN)) {
+      t->ack_now = 1; /* the text was not taken: say so */
+      weir__tcp_want_output(s, t);
+    }
     g->payload_len = 0;
     g->flags &= (uint8_t) ~(WEIR_TCP_FIN | WEIR_TCP_SYN);
     ok = 1;
@@ -589,12 +619,8 @@ static void sync_input(struct weir_stack *s, struct weir__tcb *t,
     }
     return;
   }
-  /* SYN in a synchronized state (RFC 5961 4): a challenge ACK, never a
-   * reset. */
-  if (g->flags & WEIR_TCP_SYN) {
-    challenge_ack(s, t, now);
-    return;
-  }
+  if (g->flags & WEIR_TCP_SYN)
+    return; /* SYN with RST: the RST was not exact; nothing more */
   if (!(g->flags & WEIR_TCP_ACK))
     return;
   t->last_rcv = now;
@@ -610,6 +636,8 @@ static void sync_input(struct weir_stack *s, struct weir__tcb *t,
     if (t->rtt_start) {
       weir__tcp_rto_sample(t, now - t->rtt_start);
       t->rtt_start = 0;
+    } else if (t->syn_rtx) {
+      t->rto = 3000000; /* RFC 6298 5.7, as in SYN-SENT */
     }
     t->snd_una = g->ack;
     t->backoff = 0;
@@ -621,6 +649,14 @@ static void sync_input(struct weir_stack *s, struct weir__tcb *t,
     t->snd_wl1 = g->seq;
     t->snd_wl2 = g->ack;
     weir__tcp_set_state(s, t, WEIR_TCP_ESTABLISHED, now);
+    if (t->syn_data) {
+      /* The text that came on the SYN is processed now. */
+      t->rcv.len = t->syn_data;
+      t->rcv_nxt += t->syn_data;
+      t->stats.bytes_received += t->syn_data;
+      t->syn_data = 0;
+      weir__tcp_ack_soon(s, t, now);
+    }
     if (t->listener >= 0)
       weir__tcp_established_passive(s, t);
     else

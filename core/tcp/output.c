@@ -46,23 +46,29 @@ uint32_t weir__tcp_ts_now(const struct weir__tcb *t, uint64_t now)
   return (uint32_t)(now / 1000) + t->ts_offset;
 }
 
-/* The window to put in a segment now, and what it promises. RFC 9293
- * 3.8.6.2.2: the right edge never moves left, and moves right only by at
- * least min(buffer / 2, MSS) at a time (receiver SWS avoidance). */
-uint32_t weir__tcp_wnd_to_advertise(struct weir__tcb *t)
+/* The window to offer now (RFC 9293 3.8.6.2.2, receiver SWS avoidance):
+ * RCV.NXT + RCV.WND stays put until the room beyond the current window,
+ * RCV.BUFF - RCV.USER - RCV.WND, reaches min(RCV.BUFF / 2, MSS); the right
+ * edge never moves left. In bytes, before scaling. */
+uint32_t weir__tcp_wnd_bytes(const struct weir__tcb *t)
 {
   uint32_t space = t->rcv.cap - t->rcv.len;
   uint32_t thresh = t->rcv.cap / 2 < t->rcv_mss ? t->rcv.cap / 2 : t->rcv_mss;
-  uint32_t edge = t->rcv_nxt + space, wnd, field;
+  uint32_t cur = seq_gt(t->rcv_adv, t->rcv_nxt) ? t->rcv_adv - t->rcv_nxt : 0;
   uint32_t max = 65535u << t->rcv_wscale;
+  uint32_t wnd = cur;
+  if (space >= cur && space - cur >= thresh)
+    wnd = space;
+  if (wnd > max)
+    wnd = max;
+  return wnd > cur ? wnd : cur;
+}
 
-  if (space > max)
-    edge = t->rcv_nxt + max;
-  if (seq_lt(edge, t->rcv_adv + thresh))
-    edge = seq_max(t->rcv_adv, t->rcv_nxt);
-  wnd = edge - t->rcv_nxt;
-  field = wnd >> t->rcv_wscale;
-  /* Rounding down to the scale must not pull the edge back either. */
+/* The window field for a segment now, scaled. */
+uint32_t weir__tcp_wnd_to_advertise(struct weir__tcb *t)
+{
+  uint32_t wnd = weir__tcp_wnd_bytes(t), field = wnd >> t->rcv_wscale;
+  /* Rounding down to the scale must not pull the edge back. */
   if (seq_lt(t->rcv_nxt + (field << t->rcv_wscale), t->rcv_adv))
     field = (wnd + (1u << t->rcv_wscale) - 1) >> t->rcv_wscale;
   if (field > 65535)
@@ -136,12 +142,12 @@ struct plan {
   uint8_t syn_opts;
 };
 
-/* The sequence number just past the data in the send buffer. Data is
- * only sent once the SYN is acknowledged, so the buffer starts at
- * SND.UNA. */
+/* The sequence number just past the data in the send buffer (where the
+ * FIN goes). Data is only sent once the SYN is acknowledged, so the
+ * buffer starts at SND.UNA until the FIN is acknowledged too. */
 static uint32_t data_end(const struct weir__tcb *t)
 {
-  return t->snd_una + t->snd.len;
+  return t->fin_sent ? t->fin_seq : t->snd_una + t->snd.len;
 }
 
 /* Decides what t sends now. Returns 0 if nothing. */
@@ -207,7 +213,7 @@ static int decide(struct weir_stack *s, struct weir__tcb *t, struct plan *p,
     len = seq_lt(t->snd_una, end) ? end - t->snd_una : 0;
     p->len = len < t->snd_mss ? len : t->snd_mss;
     p->flags = WEIR_TCP_ACK;
-    if (fin_ok && t->snd_una + p->len == end && seq_gt(t->snd_max, end))
+    if (fin_ok && t->snd_una + p->len == end && t->fin_sent)
       p->flags |= WEIR_TCP_FIN;
     if (p->len || (p->flags & WEIR_TCP_FIN)) {
       if (t->sack_ok)
@@ -237,11 +243,13 @@ static int decide(struct weir_stack *s, struct weir__tcb *t, struct plan *p,
   if (t->rtx_pending == 2) {
     /* A zero-window probe: one byte past the window (RFC 9293 3.8.6.1). */
     t->rtx_pending = 0;
-    if (avail) {
-      p->seq = t->snd_nxt;
+    if (seq_lt(t->snd_una, end)) {
+      /* The first byte beyond what was acknowledged: the same byte again
+       * if an earlier probe was not taken. */
+      p->seq = t->snd_una;
       p->len = 1;
       p->flags = WEIR_TCP_ACK;
-      return 1;
+      return seq_lt(t->snd_una, t->snd_max) ? 2 : 1;
     }
   }
   if (t->in_recovery && t->sack_ok) {
@@ -263,11 +271,14 @@ static int decide(struct weir_stack *s, struct weir__tcb *t, struct plan *p,
     int retrans = seq_lt(t->snd_nxt, t->snd_max);
     int all = len == avail;
     int idle = t->snd_nxt == t->snd_una;
+    /* Nagle as Minshall refined it (and Linux does): hold a short
+     * segment only while an earlier short one is unacknowledged, so the
+     * tail of a large write does not wait a round trip. */
+    int nagle_ok = idle || t->nodelay || !seq_gt(t->snd_sml, t->snd_una);
     /* Sender SWS avoidance and Nagle (RFC 9293 3.8.6.2.1, RFC 896): a
-     * full segment; or all that is queued, if nothing is in flight or
-     * Nagle is off or we are closing; or half the largest window seen. */
-    if (len == t->snd_mss || retrans ||
-        (all && (idle || t->nodelay || fin_ok)) ||
+     * full segment; or all that is queued, if Nagle allows or we are
+     * closing; or half the largest window the peer offered. */
+    if (len == t->snd_mss || retrans || (all && (nagle_ok || fin_ok)) ||
         (t->max_snd_wnd && len >= t->max_snd_wnd / 2 && (idle || t->nodelay))) {
       p->seq = t->snd_nxt;
       p->len = len;
@@ -281,17 +292,12 @@ static int decide(struct weir_stack *s, struct weir__tcb *t, struct plan *p,
       return retrans ? 2 : 1;
     }
   }
-  /* A FIN alone, once the data before it is sent. */
-  if (fin_ok && t->snd_nxt == end && seq_leq(t->snd_max, end)) {
+  /* A FIN alone, once the data before it is sent; or again, after a
+   * timeout sent SND.NXT back to it. */
+  if (fin_ok && t->snd_nxt == end && seq_lt(t->snd_una, end + 1)) {
     p->seq = end;
     p->flags = WEIR_TCP_FIN | WEIR_TCP_ACK;
-    return 1;
-  }
-  if (fin_ok && t->snd_nxt == end && seq_gt(t->snd_max, end) &&
-      t->snd_nxt != t->snd_max) {
-    p->seq = end; /* resending the FIN after a timeout */
-    p->flags = WEIR_TCP_FIN | WEIR_TCP_ACK;
-    return 2;
+    return t->fin_sent ? 2 : 1;
   }
   /* Data waits on a closed window: the persist timer will probe. */
   if (avail && t->snd_wnd == 0 && t->snd_nxt == t->snd_una && !t->t_rtx) {
@@ -391,6 +397,13 @@ static void sent(struct weir_stack *s, struct weir__tcb *t,
 
   WEIR__COUNT(s, TCP_SEGS_OUT);
   t->stats.segs_out++;
+  if (p->flags & WEIR_TCP_FIN) {
+    t->fin_sent = 1;
+    t->fin_seq = p->seq + p->len;
+  }
+  if (p->len && p->len < t->snd_mss && !t->persist &&
+      seq_gt(p->seq + p->len, t->snd_sml))
+    t->snd_sml = p->seq + p->len; /* (a window probe is not a write) */
   if (p->flags & WEIR_TCP_ACK) {
     t->ack_now = kind == 3; /* more owed ACKs keep the flag */
     t->t_delack = 0;
@@ -424,6 +437,8 @@ static void sent(struct weir_stack *s, struct weir__tcb *t,
       ; /* a probe keeps the persist timer's own schedule */
     else {
       t->persist = 0;
+      if (!t->rtx_start)
+        t->rtx_start = now; /* R2 counts from the first transmission */
       weir__tcp_start_rtx(s, t, now);
     }
   }
@@ -492,6 +507,8 @@ size_t weir__tcp_output(struct weir_stack *s, uint8_t *buf, size_t cap,
     }
     if (n != (size_t)-1)
       return n;
+    if (s->txq.head != WEIR__NONE)
+      return 0; /* an ARP request to send first: weir_output takes it */
   }
   return 0;
 }

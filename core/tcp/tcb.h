@@ -58,6 +58,7 @@ struct weir__tcb {
   uint8_t state;
   uint8_t closed_by_app; /* the handle is gone: finish and free */
   uint8_t fin_queued;    /* the app shut down: FIN after the data */
+  uint8_t fin_sent;      /* our FIN went out, at fin_seq */
   uint8_t fin_rcvd;      /* the peer's FIN is in sequence (rcv_nxt past it) */
   uint8_t ooo_fin;       /* a FIN beyond a hole, at ooo_fin_seq */
   uint8_t nodelay, keepalive;
@@ -90,6 +91,8 @@ struct weir__tcb {
   uint32_t snd_wnd, max_snd_wnd;
   uint32_t snd_mss;  /* data bytes per segment we send */
   uint32_t recover;  /* NewReno / RFC 6675 RecoveryPoint */
+  uint32_t fin_seq;  /* our FIN's sequence number, once sent */
+  uint32_t snd_sml;  /* end of the last short segment sent (Minshall) */
   uint32_t high_rxt; /* RFC 6675 HighRxt */
   uint32_t cwnd, ssthresh, bytes_acked_ca;
   struct weir__bring snd;
@@ -98,6 +101,7 @@ struct weir__tcb {
   uint32_t irs, rcv_nxt, rcv_adv; /* rcv_adv: right edge advertised */
   uint32_t rcv_mss;               /* what the peer may send us */
   uint32_t rcv_seg_max;           /* the largest segment seen from it */
+  uint32_t syn_data;              /* text that came on the SYN, held */
   uint32_t last_ack_sent;
   uint32_t ooo_fin_seq;
   struct weir__bring rcv;
@@ -180,6 +184,7 @@ uint32_t weir__tcp_ts_now(const struct weir__tcb *t, uint64_t now);
 void weir__tcp_ack_soon(struct weir_stack *s, struct weir__tcb *t,
                         uint64_t now);
 uint32_t weir__tcp_wnd_to_advertise(struct weir__tcb *t);
+uint32_t weir__tcp_wnd_bytes(const struct weir__tcb *t);
 uint32_t weir__tcp_lost_below(const struct weir__tcb *t);
 
 /* timer.c */

@@ -6,19 +6,62 @@
  * Input: byte 0 picks the link type; then records of
  *   [op][len hi][len lo][len bytes]
  * op % 4: 0 a frame, 1 advance time by len ms and run timers,
- *         2 send a datagram of len bytes, 3 receive on the socket. */
+ *         2 send a datagram of len bytes, 3 receive on the sockets.
+ * A TCP listener on port 80 accepts and echoes; op 2 with bit 7 set
+ * connects out (or sends on that connection) instead of using UDP.
+ * A frame with op bit 2 set has its TCP acknowledgment number taken as
+ * relative to the last ISN weir sent, and its checksum fixed, so that
+ * the fuzzer can get past the handshake without guessing 32 bits. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "weir/weir.h"
 #include "wire/arp.h"
+#include "wire/bytes.h"
+#include "wire/checksum.h"
 #include "wire/ethernet.h"
 #include "wire/ipv4.h"
+#include "wire/tcp.h"
 
 #define US_IP 0x0a4d0002u
 
-static void check_frame(const struct weir_stack *s, const uint8_t *f, size_t n)
+/* The ISN of weir's latest SYN or SYN,ACK, from check_frame. */
+struct seen {
+  uint32_t iss;
+};
+
+static void note_tcp(struct seen *sn, const struct weir_ipv4 *ip)
+{
+  struct weir_tcp t;
+  if (ip->proto == WEIR_IP_PROTO_TCP &&
+      weir_tcp_parse(&t, ip->payload, ip->payload_len) == 0 &&
+      (t.flags & WEIR_TCP_SYN))
+    sn->iss = t.seq;
+}
+
+/* Rewrites the frame's TCP ack as iss + ack and fixes the checksum. */
+static void fix_ack(const struct weir_stack *s, const struct seen *sn,
+                    uint8_t *f, size_t n)
+{
+  size_t off = weir_stack_config(s)->link == WEIR_LINK_IP ? 0 : WEIR_ETH_HLEN;
+  struct weir_ipv4 ip;
+  uint8_t *l4;
+  uint32_t sum;
+  if (n < off || weir_ipv4_parse(&ip, f + off, n - off) != 0 ||
+      ip.proto != WEIR_IP_PROTO_TCP || ip.payload_len < WEIR_TCP_HLEN)
+    return;
+  l4 = f + off + ip.hlen;
+  weir__put32(l4 + 8, weir__get32(l4 + 8) + sn->iss);
+  l4[16] = l4[17] = 0;
+  sum = weir_csum_pseudo(ip.src, ip.dst, WEIR_IP_PROTO_TCP,
+                         (uint16_t)ip.payload_len);
+  weir__put16(l4 + 16,
+              weir_csum_finish(weir_csum_add(sum, l4, ip.payload_len)));
+}
+
+static void check_frame(const struct weir_stack *s, struct seen *sn,
+                        const uint8_t *f, size_t n)
 {
   const struct weir_config *c = weir_stack_config(s);
   struct weir_ipv4 ip;
@@ -26,6 +69,7 @@ static void check_frame(const struct weir_stack *s, const uint8_t *f, size_t n)
   if (c->link == WEIR_LINK_IP) {
     if (n > c->mtu || weir_ipv4_parse(&ip, f, n) != 0 || ip.src != US_IP)
       abort();
+    note_tcp(sn, &ip);
     return;
   }
   if (n > (size_t)c->mtu + WEIR_ETH_HLEN || weir_eth_parse(&e, f, n) != 0 ||
@@ -39,6 +83,8 @@ static void check_frame(const struct weir_stack *s, const uint8_t *f, size_t n)
              weir_ipv4_parse(&ip, e.payload, e.payload_len) != 0 ||
              ip.src != US_IP) {
     abort();
+  } else {
+    note_tcp(sn, &ip);
   }
 }
 
@@ -48,10 +94,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
   struct weir_config c;
   struct weir_stack *s;
   struct weir_event ev;
-  uint8_t out[2048], buf[2048];
+  uint8_t out[2048], buf[2048], frame[4096];
+  struct seen sn = {0};
   uint64_t now = 1000000;
   size_t i = 1;
-  int sock;
+  int sock, lsock, tsock = -1, csock = -1;
 
   if (size < 1)
     return 0;
@@ -67,10 +114,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
   c.reasm_datagrams = 2;
   c.reasm_max_frags = 8;
   c.udp_rx_bytes = 4096;
+  c.tcp_snd_buf = c.tcp_rcv_buf = 8192;
+  c.tcp_max_conns = 8;
+  c.tcp_syn_backlog = 4;
   if (weir_stack_new(&c, &s) != 0)
     abort();
   sock = weir_udp_open(s);
   if (sock < 0 || weir_udp_bind(s, sock, 7) != 0)
+    abort();
+  lsock = weir_tcp_open(s);
+  if (lsock < 0 || weir_tcp_listen(s, lsock, 80, 4) != 0)
     abort();
 
   while (i + 3 <= size) {
@@ -81,7 +134,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
       len = size - i;
     switch (op % 4) {
     case 0:
-      weir_input(s, data + i, len, now);
+      if ((op & 4) && len <= sizeof(frame)) {
+        memcpy(frame, data + i, len);
+        fix_ack(s, &sn, frame, len);
+        weir_input(s, frame, len, now);
+      } else {
+        weir_input(s, data + i, len, now);
+      }
       i += len;
       break;
     case 1:
@@ -89,25 +148,53 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
       len = 0;
       break;
     case 2: {
-      uint32_t dst = 0x0a4d0000u | (op >> 2); /* on-link, maybe broadcast */
+      uint32_t dst = 0x0a4d0000u | ((op >> 2) & 0x1f);
       if (len > sizeof(buf))
         len = sizeof(buf);
       memcpy(buf, data + i, len);
-      weir_udp_sendto(s, sock, buf, len, dst, 9, now);
+      if (!(op & 0x80)) {
+        weir_udp_sendto(s, sock, buf, len, dst, 9, now);
+      } else if (csock < 0) {
+        csock = weir_tcp_open(s);
+        if (csock >= 0 && weir_tcp_connect(s, csock, dst, 80, now) != 0) {
+          weir_tcp_close(s, csock, now);
+          csock = -1;
+        }
+      } else if (len == 0) {
+        weir_tcp_shutdown(s, csock, now);
+      } else {
+        weir_tcp_send(s, csock, buf, len, now);
+      }
       i += len;
       break;
     }
     default:
       while (weir_udp_recvfrom(s, sock, buf, sizeof(buf), NULL, NULL) >= 0)
         ;
+      if (csock >= 0)
+        while (weir_tcp_recv(s, csock, buf, sizeof(buf), now) > 0)
+          ;
       break;
+    }
+    /* The TCP echo: accept one connection at a time, echo what fits,
+     * close when the peer does. */
+    if (tsock < 0)
+      tsock = weir_tcp_accept(s, lsock, NULL, NULL);
+    if (tsock >= 0) {
+      int n = weir_tcp_recv(s, tsock, buf, 512, now);
+      if (n > 0)
+        weir_tcp_send(s, tsock, buf, (size_t)n, now);
+      else if (n == 0 || (n < 0 && n != WEIR_EAGAIN)) {
+        weir_tcp_close(s, tsock, now);
+        tsock = -1;
+      }
     }
     if (weir_deadline(s) <= now)
       weir_timers(s, now);
     if (weir_deadline(s) <= now)
       abort(); /* timers(now) must clear everything due at now */
     for (size_t n; (n = weir_output(s, out, sizeof(out), now)) > 0;)
-      check_frame(s, out, n);
+      check_frame(s, &sn, out, n);
     while (weir_next_event(s, &ev))
       weir_sock_error(s, ev.sock, NULL, NULL);
   }

@@ -37,6 +37,14 @@ def udp(sport, dport, data, src=PEER, dst=US):
     return u[:6] + struct.pack("!H", c) + u[8:]
 
 
+def tcp(sport, dport, seq, ack, flags, data=b"", opts=b"", src=PEER, dst=US):
+    hl = 20 + len(opts)
+    h = struct.pack("!HHIIBBHHH", sport, dport, seq, ack, (hl // 4) << 4,
+                    flags, 65535, 0, 0) + opts + data
+    pseudo = src + dst + struct.pack("!BBH", 0, 6, len(h))
+    return h[:16] + struct.pack("!H", csum(pseudo + h)) + h[18:]
+
+
 def echo(data, ident=0x1234, seq=1):
     m = struct.pack("!BBHHH", 8, 0, 0, ident, seq) + data
     return m[:2] + struct.pack("!H", csum(m)) + m[4:]
@@ -75,6 +83,28 @@ for link, wrap in ((0, eth), (1, lambda p: p)):
     write(f"{kind}_frag_timeout", link,
           [rec(0, wrap(frags[0])), rec(1, length=31000)])
     write(f"{kind}_send", link, [rec(2 | (9 << 2), b"out"), rec(1, length=1500)])
+# TCP to the fuzz target's echo listener on port 80. Op 4 marks frames
+# whose ack is relative to weir's ISN (fuzz_stack.c fixes it up).
+SYN, ACK, PSH, FIN, RST = 0x02, 0x10, 0x08, 0x01, 0x04
+opts = bytes([2, 4, 5, 0xb4, 4, 2, 8, 10, 0, 0, 0, 1, 0, 0, 0, 0, 1, 3, 3, 7])
+for link, wrap in ((0, eth), (1, lambda p: p)):
+    kind = "eth" if link == 0 else "ip"
+    isn = 1000
+    conv = [
+        rec(0, wrap(ip(6, tcp(5555, 80, isn, 0, SYN, opts=opts)))),
+        rec(4, wrap(ip(6, tcp(5555, 80, isn + 1, 1, ACK)))),
+        rec(4, wrap(ip(6, tcp(5555, 80, isn + 1, 1, ACK | PSH, b"hello")))),
+        rec(3),
+        rec(4, wrap(ip(6, tcp(5555, 80, isn + 6, 6, ACK | FIN)))),
+        rec(1, length=100),
+    ]
+    write(f"{kind}_tcp_echo", link, conv)
+    write(f"{kind}_tcp_rst", link, conv[:2] + [
+        rec(4, wrap(ip(6, tcp(5555, 80, isn + 1, 1, RST))))])
+    write(f"{kind}_tcp_closed_port", link,
+          [rec(0, wrap(ip(6, tcp(5555, 81, isn, 0, SYN))))])
+    write(f"{kind}_tcp_connect", link,
+          [rec(2 | 0x80 | (9 << 2)), rec(1, length=1500)])
 write("eth_arp", 0, [rec(0, arp(1, US))])
 write("eth_arp_then_send", 0,
       [rec(2 | (9 << 2), b"q"), rec(0, arp(2, US)), rec(1, length=3000)])

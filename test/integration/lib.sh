@@ -461,7 +461,8 @@ run_tcp_suite() {
       fail "echoserver -v shows no '$t': $(head -20 "$TMP/server.log")"
   done
   log "echoserver: $closed connections closed with FINs both ways," \
-    "-v shows the transitions, exit 0 on SIGTERM"
+    "-v shows the transitions ($(grep -c " retransmit " "$TMP/server.log")" \
+    "retransmissions), exit 0 on SIGTERM"
 
   # --- weir echoclient, a Linux echo server -----------------------------
   # shellcheck disable=SC2034 # set by start_bg, through printf -v
@@ -489,7 +490,7 @@ run_tcp_suite() {
   log "weir echoclient -> socat EXEC:cat: 16 MiB each way, sha256 equal," \
     "$(grep -o 'in [0-9.]* s: [0-9.]* Mbit/s each way' "$TMP/client.err")," \
     "exit 0 after $(rate "$big" $((t1 - t0)) | cut -d, -f1) (2 s of it" \
-    "TIME-WAIT)"
+    "TIME-WAIT), $(grep -c " retransmit " "$TMP/client.err") retransmissions"
   expect_settled "$ns" "after echoclient"
 
   timeout 30 ip netns exec "$ns" "$BUILD/echoclient" "${common[@]}" \

@@ -14,6 +14,7 @@
 #include "tcpscript.h"
 #include "wire/bytes.h"
 #include "wire/checksum.h"
+#include "wire/icmp.h"
 #include "wire/ipv4.h"
 #include "wire/tcp.h"
 
@@ -35,6 +36,8 @@ struct conn {
   uint32_t isn;   /* weir's ISN, from its last SYN to this port */
   uint32_t tsval; /* the last TSval weir sent */
   int has_ts;
+  uint8_t last[28]; /* what an ICMP error quotes of weir's last segment */
+  int has_last;
 };
 
 struct seen {
@@ -187,68 +190,44 @@ static int opts_of(struct run *r, const uint8_t *p, size_t n, struct ts_opt *o)
   return k;
 }
 
-static size_t fmt_num(char *b, size_t cap, const struct ts_num *n)
+static void put_num(struct ts_sb *b, const struct ts_num *n)
 {
-  return (size_t)(n->wild ? snprintf(b, cap, "*")
-                          : snprintf(b, cap, "%lld", (long long)n->v));
+  if (n->wild)
+    ts_sbf(b, "*");
+  else
+    ts_sbf(b, "%lld", (long long)n->v);
 }
 
-static void fmt_opts(const struct ts_opt *o, int n, char *b, size_t cap)
+static void fmt_opts(const struct ts_opt *o, int n, struct ts_sb *b)
 {
-  size_t k = 0;
+  static const char *const names[] = {
+      [O_MSS] = "mss",   [O_SACKOK] = "sackOK", [O_TS] = "TS",
+      [O_NOP] = "nop",   [O_EOL] = "eol",       [O_WSCALE] = "wscale",
+      [O_SACK] = "sack", [O_BYTES] = "bytes"};
 
-  for (int i = 0; i < n && k < cap; i++) {
+  for (int i = 0; i < n; i++) {
     const struct ts_opt *x = &o[i];
-    if (i)
-      k += (size_t)snprintf(b + k, cap - k, ",");
-    if (k >= cap)
-      break;
-    switch (x->kind) {
-    case O_MSS:
-      k += (size_t)snprintf(b + k, cap - k, "mss ");
-      break;
-    case O_WSCALE:
-      k += (size_t)snprintf(b + k, cap - k, "wscale ");
-      break;
-    case O_SACKOK:
-      k += (size_t)snprintf(b + k, cap - k, "sackOK");
-      continue;
-    case O_NOP:
-      k += (size_t)snprintf(b + k, cap - k, "nop");
-      continue;
-    case O_EOL:
-      k += (size_t)snprintf(b + k, cap - k, "eol");
-      continue;
-    case O_TS:
-      k += (size_t)snprintf(b + k, cap - k, "TS val ");
-      if (k < cap)
-        k += fmt_num(b + k, cap - k, &x->a);
-      if (k < cap)
-        k += (size_t)snprintf(b + k, cap - k, " ecr ");
-      if (k < cap)
-        k += x->ecr_last ? (size_t)snprintf(b + k, cap - k, "last")
-                         : fmt_num(b + k, cap - k, &x->b);
-      continue;
-    case O_SACK:
-      k += (size_t)snprintf(b + k, cap - k, "sack");
-      for (int j = 0; j < x->nblk && k < cap; j++) {
-        k += (size_t)snprintf(b + k, cap - k, " ");
-        if (k < cap)
-          k += fmt_num(b + k, cap - k, &x->left[j]);
-        if (k < cap)
-          k += (size_t)snprintf(b + k, cap - k, ":");
-        if (k < cap)
-          k += fmt_num(b + k, cap - k, &x->right[j]);
-      }
-      continue;
-    default:
-      k += (size_t)snprintf(b + k, cap - k, "bytes ");
-      for (int j = 0; j < x->nbytes && k < cap; j++)
-        k += (size_t)snprintf(b + k, cap - k, "%02x", x->bytes[j]);
-      continue;
+    ts_sbf(b, "%s%s", i ? "," : "", names[x->kind]);
+    if (x->kind == O_MSS || x->kind == O_WSCALE) {
+      ts_sbf(b, " ");
+      put_num(b, &x->a);
+    } else if (x->kind == O_TS) {
+      ts_sbf(b, " val ");
+      put_num(b, &x->a);
+      ts_sbf(b, " ecr ");
+      if (x->ecr_last)
+        ts_sbf(b, "last");
+      else
+        put_num(b, &x->b);
     }
-    if (k < cap)
-      k += fmt_num(b + k, cap - k, &x->a);
+    for (int j = 0; x->kind == O_SACK && j < x->nblk; j++) {
+      ts_sbf(b, " ");
+      put_num(b, &x->left[j]);
+      ts_sbf(b, ":");
+      put_num(b, &x->right[j]);
+    }
+    for (int j = 0; x->kind == O_BYTES && j < x->nbytes; j++)
+      ts_sbf(b, " %02x", x->bytes[j]);
   }
 }
 
@@ -269,31 +248,29 @@ static void flags_str(uint8_t f, char *b)
 }
 
 /* A segment weir sent, in script syntax (numbers relative). */
-static void fmt_seg(struct run *r, const struct weir_tcp *t, char *b,
+static void fmt_seg(struct run *r, const struct weir_tcp *t, char *buf,
                     size_t cap)
 {
-  char fl[10], opts[400];
+  struct ts_sb b = {buf, cap, 0};
+  uint32_t rel = t->seq - isn_of(r, t->dport);
   struct ts_opt o[TS_MAX_OPTS];
-  size_t k;
-  int n;
+  char fl[10];
 
   flags_str(t->flags, fl);
-  k = (size_t)snprintf(
-      b, cap, "> %s %d:%d(%zu)", fl, (int32_t)(t->seq - isn_of(r, t->dport)),
-      (int32_t)(t->seq - isn_of(r, t->dport) + (uint32_t)t->payload_len),
-      t->payload_len);
-  if (k < cap && (t->flags & WEIR_TCP_ACK))
-    k += (size_t)snprintf(b + k, cap - k, " ack %d",
-                          (int32_t)(t->ack - r->sc->peer_isn));
-  if (k < cap)
-    k += (size_t)snprintf(b + k, cap - k, " win %u", t->win);
-  if (k < cap && (t->urg || (t->flags & WEIR_TCP_URG)))
-    k += (size_t)snprintf(b + k, cap - k, " urg %u", t->urg);
-  if (k < cap && t->hlen > WEIR_TCP_HLEN) {
-    const uint8_t *hdr = t->payload - t->hlen;
-    n = opts_of(r, hdr + WEIR_TCP_HLEN, t->hlen - WEIR_TCP_HLEN, o);
-    fmt_opts(o, n, opts, sizeof(opts));
-    snprintf(b + k, cap - k, " <%s>", opts);
+  ts_sbf(&b, "> %s %d:%d(%zu)", fl, (int32_t)rel,
+         (int32_t)(rel + (uint32_t)t->payload_len), t->payload_len);
+  if (t->flags & WEIR_TCP_ACK)
+    ts_sbf(&b, " ack %d", (int32_t)(t->ack - r->sc->peer_isn));
+  ts_sbf(&b, " win %u", t->win);
+  if (t->urg || (t->flags & WEIR_TCP_URG))
+    ts_sbf(&b, " urg %u", t->urg);
+  if (t->hlen > WEIR_TCP_HLEN) {
+    ts_sbf(&b, " <");
+    fmt_opts(o,
+             opts_of(r, t->payload - t->hlen + WEIR_TCP_HLEN,
+                     t->hlen - WEIR_TCP_HLEN, o),
+             &b);
+    ts_sbf(&b, ">");
   }
 }
 
@@ -314,12 +291,11 @@ static void collect(struct run *r)
 static int bad_packet(struct run *r, size_t n, const char *why)
 {
   char t[32], hex[3 * 64 + 1];
-  size_t k = 0;
+  struct ts_sb b = {hex, sizeof(hex), 0};
 
   fail(r, "weir sent a bad packet at %s: %s", tstr(r->now, t), why);
   for (size_t i = 0; i < n && i < 64; i++)
-    k += (size_t)snprintf(hex + k, sizeof(hex) - k, "%02x ", r->buf[i]);
-  hex[k] = '\0';
+    ts_sbf(&b, "%02x ", r->buf[i]);
   detail(r, "%zu bytes: %s%s", n, hex, n > 64 ? "..." : "");
   return -1;
 }
@@ -365,6 +341,10 @@ static int take(struct run *r, size_t n)
     }
     c->tsval = t.opt.ts_val;
     c->has_ts = 1;
+  }
+  if (c != NULL) {
+    memcpy(c->last, r->buf, sizeof(c->last));
+    c->has_last = 1;
   }
   if (r->verbose) {
     fmt_seg(r, &t, line, sizeof(line));
@@ -574,6 +554,40 @@ static int inject(struct run *r, const struct ts_seg *g)
   ip.dst = US_ADDR;
   weir_ipv4_emit(&ip, ipb, WEIR_IPV4_HLEN);
   weir_input(r->s, ipb, WEIR_IPV4_HLEN + len, r->now);
+  return drain(r);
+}
+
+/* An ICMP destination unreachable from the peer, quoting the IPv4
+ * header and the first 8 bytes (RFC 792's minimum) of weir's last segment
+ * to the current peer port. */
+static int inject_icmp(struct run *r, const struct ts_icmp *m)
+{
+  struct conn *c = conn(r, r->pport);
+  uint8_t quote[28], *icmp = r->buf + WEIR_IPV4_HLEN;
+  struct weir_icmp h;
+  struct weir_ipv4 ip;
+  size_t n;
+
+  if (c == NULL || !c->has_last)
+    return fail(r, "icmp: weir has sent nothing to port %u to quote", r->pport);
+  memcpy(quote, c->last, sizeof(quote));
+  if (m->has_seq)
+    weir__put32(quote + WEIR_IPV4_HLEN + 4, c->isn + (uint32_t)m->seq);
+  memset(&h, 0, sizeof(h));
+  h.type = WEIR_ICMP_DEST_UNREACH;
+  h.code = (uint8_t)m->code;
+  h.mtu = (uint16_t)m->mtu;
+  n = weir_icmp_emit(&h, quote, sizeof(quote), icmp,
+                     sizeof(r->buf) - WEIR_IPV4_HLEN);
+  memset(&ip, 0, sizeof(ip));
+  ip.total_len = (uint16_t)(WEIR_IPV4_HLEN + n);
+  ip.id = r->ip_id++;
+  ip.ttl = 64;
+  ip.proto = WEIR_IP_PROTO_ICMP;
+  ip.src = PEER_ADDR;
+  ip.dst = US_ADDR;
+  weir_ipv4_emit(&ip, r->buf, WEIR_IPV4_HLEN);
+  weir_input(r->s, r->buf, WEIR_IPV4_HLEN + n, r->now);
   return drain(r);
 }
 
@@ -922,9 +936,7 @@ static int do_call(struct run *r, const struct ts_call *c)
       r->pport = (uint16_t)c->n1;
       r->lport = in.local_port;
     }
-    if (result(r, c, "connect", rc, 0) != 0)
-      return -1;
-    return drain(r);
+    return result(r, c, "connect", rc, 0);
   case V_EVENTS_NONE:
     for (uint32_t i = 0; i < r->npending; i++) {
       if (r->pending[i]) {
@@ -968,12 +980,10 @@ static int do_call(struct run *r, const struct ts_call *c)
                   0);
   case V_SEND:
   case V_RECV:
-    if (data_call(r, c, h) != 0)
-      return -1;
-    return drain(r);
+    return data_call(r, c, h);
   case V_SHUTDOWN:
     rc = weir_tcp_shutdown(r->s, h->sock, r->now);
-    return result(r, c, "shutdown", rc, 0) != 0 ? -1 : drain(r);
+    return result(r, c, "shutdown", rc, 0);
   case V_CLOSE:
   case V_ABORT:
     rc = c->verb == V_CLOSE ? weir_tcp_close(r->s, h->sock, r->now)
@@ -1047,13 +1057,23 @@ static int step(struct run *r, const struct ts_stmt *st)
     char ts[32];
     printf("%4d %s %s\n", st->line, tstr(when, ts), st->text);
   }
-  if (st->kind == K_OUT)
-    return expect(r, st, when);
-  if (unexpected(r, when) != 0)
+  if (st->kind != K_OUT && unexpected(r, when) != 0)
     return -1;
-  if (st->kind == K_IN)
-    return inject(r, &st->seg);
-  return do_call(r, &st->call);
+  for (int i = 0; i < st->repeat; i++) {
+    int rc = st->kind == K_OUT    ? expect(r, st, when)
+             : st->kind == K_IN   ? inject(r, &st->seg)
+             : st->kind == K_ICMP ? inject_icmp(r, &st->icmp)
+                                  : do_call(r, &st->call);
+    /* Whatever a call queued or raised is seen at this time. */
+    if (rc == 0 && st->kind == K_CALL)
+      rc = drain(r);
+    if (rc != 0) {
+      if (st->repeat > 1)
+        detail(r, "(repetition %d of %d)", i + 1, st->repeat);
+      return -1;
+    }
+  }
+  return 0;
 }
 
 int ts_run(const struct ts_script *sc, int verbose, char *err, size_t cap)

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "tcpscript.h"
+#include "wire/icmp.h"
 #include "wire/tcp.h"
 
 static int strcasecmp_ascii(const char *a, const char *b);
@@ -284,28 +285,30 @@ static const struct field cfgs[] = {
     CFG(trace_entries),
 };
 
-/* Reads a field of 1, 2, 4 or 8 bytes at p. */
-static uint64_t get_field(const void *p, size_t size)
+/* Reads an unsigned field of 1, 2, 4 or 8 bytes at p, after writing
+ * *set into it if set is not NULL. */
+static uint64_t field_rw(void *p, size_t size, const uint64_t *set)
 {
-  uint8_t u8;
-  uint16_t u16;
-  uint32_t u32;
-  uint64_t u64;
+  union {
+    uint8_t u8;
+    uint16_t u16;
+    uint32_t u32;
+    uint64_t u64;
+  } v;
 
-  switch (size) {
-  case 1:
-    memcpy(&u8, p, 1);
-    return u8;
-  case 2:
-    memcpy(&u16, p, 2);
-    return u16;
-  case 4:
-    memcpy(&u32, p, 4);
-    return u32;
-  default:
-    memcpy(&u64, p, 8);
-    return u64;
+  if (set != NULL) {
+    if (size == 1)
+      v.u8 = (uint8_t)*set;
+    else if (size == 2)
+      v.u16 = (uint16_t)*set;
+    else if (size == 4)
+      v.u32 = (uint32_t)*set;
+    else
+      v.u64 = *set;
+    memcpy(p, &v, size);
   }
+  memcpy(&v, p, size);
+  return size == 1 ? v.u8 : size == 2 ? v.u16 : size == 4 ? v.u32 : v.u64;
 }
 
 const char *ts_info_name(int idx)
@@ -315,7 +318,8 @@ const char *ts_info_name(int idx)
 
 uint64_t ts_info_get(const struct weir_tcp_info *in, int idx)
 {
-  return get_field((const uint8_t *)in + infos[idx].off, infos[idx].size);
+  return field_rw((uint8_t *)(uintptr_t)in + infos[idx].off, infos[idx].size,
+                  NULL);
 }
 
 static const char *const evnames[] = {
@@ -323,20 +327,34 @@ static const char *const evnames[] = {
     "CONNECTED", "PEER_CLOSED", "CLOSED", "RESET",
 };
 
+void ts_sbf(struct ts_sb *b, const char *fmt, ...)
+{
+  va_list ap;
+  int k;
+
+  if (b->n + 1 >= b->cap)
+    return;
+  va_start(ap, fmt);
+  k = vsnprintf(b->p + b->n, b->cap - b->n, fmt, ap);
+  va_end(ap);
+  if (k > 0)
+    b->n = b->n + (size_t)k < b->cap ? b->n + (size_t)k : b->cap - 1;
+}
+
 void ts_bits_format(unsigned bits, char *buf, size_t cap)
 {
-  size_t n = 0;
+  struct ts_sb b = {buf, cap, 0};
 
   buf[0] = '\0';
   if (bits == 0)
-    snprintf(buf, cap, "none");
-  for (unsigned i = 0; i < 32 && n < cap; i++) {
+    ts_sbf(&b, "none");
+  for (unsigned i = 0; i < 32; i++) {
     if (!(bits & (1u << i)))
       continue;
     if (i < sizeof(evnames) / sizeof(evnames[0]))
-      n += (size_t)snprintf(buf + n, cap - n, "%s%s", n ? "|" : "", evnames[i]);
+      ts_sbf(&b, "%s%s", b.n ? "|" : "", evnames[i]);
     else
-      n += (size_t)snprintf(buf + n, cap - n, "%s0x%x", n ? "|" : "", 1u << i);
+      ts_sbf(&b, "%s0x%x", b.n ? "|" : "", 1u << i);
   }
 }
 
@@ -348,6 +366,19 @@ static int strcasecmp_ascii(const char *a, const char *b)
       return ca - cb;
   }
 }
+
+/* The index of the entry named w (any case) in a table, or -1. Entries
+ * are a `const char *` name, or structs that start with one. */
+static int find(const char *w, const void *tab, size_t n, size_t stride)
+{
+  for (size_t i = 0; i < n; i++)
+    if (strcasecmp_ascii(
+            w, *(const char *const *)((const char *)tab + i * stride)) == 0)
+      return (int)i;
+  return -1;
+}
+#define FIND(w, tab)                                                           \
+  find(w, tab, sizeof(tab) / sizeof((tab)[0]), sizeof((tab)[0]))
 
 /* States match RFC 9293's names, with '_' for '-' and any case. */
 static int state_code(const char *w)
@@ -544,6 +575,46 @@ static int seg(struct lx *l, struct ts_seg *g, int in)
   return 0;
 }
 
+static int icmp(struct lx *l, struct ts_icmp *m)
+{
+  static const struct {
+    const char *name;
+    int code;
+  } codes[] = {{"net", WEIR_ICMP_NET_UNREACH},
+               {"host", WEIR_ICMP_HOST_UNREACH},
+               {"proto", WEIR_ICMP_PROTO_UNREACH},
+               {"port", WEIR_ICMP_PORT_UNREACH},
+               {"frag", WEIR_ICMP_FRAG_NEEDED}};
+  char w[TS_WORD];
+  struct ts_num n;
+  int i;
+
+  memset(m, 0, sizeof(*m));
+  if (!kw(l, "unreachable"))
+    return fail(l, "icmp: expected 'unreachable'");
+  if (need_word(l, w, sizeof(w), "net, host, proto, port or frag") != 0)
+    return -1;
+  i = FIND(w, codes);
+  if (i < 0)
+    return fail(l, "icmp: unknown code '%s'", w);
+  m->code = codes[i].code;
+  while (!at_end(l)) {
+    if (kw(l, "mtu")) {
+      if (num_range(l, &n, 0, 0, 65535, "mtu") != 0)
+        return -1;
+      m->mtu = n.v;
+    } else if (kw(l, "seq")) {
+      if (num(l, &n, 0, "seq") != 0)
+        return -1;
+      m->has_seq = 1;
+      m->seq = n.v;
+    } else {
+      return fail(l, "icmp: unexpected '%s'", l->p);
+    }
+  }
+  return 0;
+}
+
 /* ------------------------------------------------------ socket calls */
 
 static const char *const verbs[] = {
@@ -560,10 +631,7 @@ static const char *const verbs[] = {
 
 static int verb_code(const char *w)
 {
-  for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++)
-    if (strcasecmp_ascii(w, verbs[i]) == 0)
-      return (int)i;
-  return -1;
+  return FIND(w, verbs);
 }
 
 static int handle(struct lx *l, char *h)
@@ -617,6 +685,7 @@ static int cmp_op(struct lx *l, int *cmp)
 static int errname(struct lx *l, int64_t *code)
 {
   char w[TS_WORD];
+  int i;
 
   if (!word(l, w, sizeof(w)))
     return fail(l, "expected an error name (EAGAIN, ...) at '%s'", l->p);
@@ -624,13 +693,11 @@ static int errname(struct lx *l, int64_t *code)
     *code = 0;
     return 0;
   }
-  for (size_t i = 0; i < sizeof(errs) / sizeof(errs[0]); i++) {
-    if (strcasecmp_ascii(w, errs[i].name) == 0) {
-      *code = errs[i].code;
-      return 0;
-    }
-  }
-  return fail(l, "unknown error name '%s'", w);
+  i = FIND(w, errs);
+  if (i < 0)
+    return fail(l, "unknown error name '%s'", w);
+  *code = errs[i].code;
+  return 0;
 }
 
 static int bits(struct lx *l, unsigned *b)
@@ -639,15 +706,13 @@ static int bits(struct lx *l, unsigned *b)
 
   *b = 0;
   do {
-    size_t i;
+    int i;
     if (need_word(l, w, sizeof(w), "event names (CONNECTED|WRITABLE ...)"))
       return -1;
     if (strcasecmp_ascii(w, "none") == 0)
       continue;
-    for (i = 0; i < sizeof(evnames) / sizeof(evnames[0]); i++)
-      if (strcasecmp_ascii(w, evnames[i]) == 0)
-        break;
-    if (i == sizeof(evnames) / sizeof(evnames[0]))
+    i = FIND(w, evnames);
+    if (i < 0)
       return fail(l, "unknown event '%s'", w);
     *b |= 1u << i;
   } while (lit(l, '|'));
@@ -713,11 +778,8 @@ static int call(struct lx *l, struct ts_call *c)
   case V_SETOPT:
     if (handle(l, c->h) != 0 || need_word(l, w, sizeof(w), "an option"))
       return -1;
-    for (c->idx = 0; c->idx < (int)(sizeof(sockopts) / sizeof(sockopts[0]));
-         c->idx++)
-      if (strcasecmp_ascii(w, sockopts[c->idx].name) == 0)
-        break;
-    if (c->idx == (int)(sizeof(sockopts) / sizeof(sockopts[0])))
+    c->idx = FIND(w, sockopts);
+    if (c->idx < 0)
       return fail(l, "unknown socket option '%s'", w);
     if (arg(l, c, 0, INT64_MAX, "option value") != 0)
       return -1;
@@ -747,10 +809,8 @@ static int call(struct lx *l, struct ts_call *c)
   case V_INFO:
     if (handle(l, c->h) != 0 || need_word(l, w, sizeof(w), "a field") != 0)
       return -1;
-    for (c->idx = 0; c->idx < (int)(sizeof(infos) / sizeof(infos[0])); c->idx++)
-      if (strcasecmp_ascii(w, infos[c->idx].name) == 0)
-        break;
-    if (c->idx == (int)(sizeof(infos) / sizeof(infos[0])))
+    c->idx = FIND(w, infos);
+    if (c->idx < 0)
       return fail(l, "unknown weir_tcp_info field '%s'", w);
     if (cmp_op(l, &c->cmp) != 0 || num(l, &n, 0, "value") != 0)
       return -1;
@@ -794,35 +854,23 @@ static int set_cfg(struct lx *l, struct weir_config *cfg)
 {
   char w[TS_WORD];
   struct ts_num n;
-  const struct field *f = NULL;
-  uint8_t *p;
+  const struct field *f;
+  uint64_t v;
+  int i;
 
   if (need_word(l, w, sizeof(w), "a config field") != 0)
     return -1;
-  for (size_t i = 0; i < sizeof(cfgs) / sizeof(cfgs[0]); i++)
-    if (strcasecmp_ascii(w, cfgs[i].name) == 0)
-      f = &cfgs[i];
-  if (f == NULL)
+  i = FIND(w, cfgs);
+  if (i < 0)
     return fail(l, "unknown config field '%s'", w);
+  f = &cfgs[i];
   if (num_range(l, &n, 0, 0,
                 f->size == 8 ? INT64_MAX
                              : (int64_t)((1ull << (8 * f->size)) - 1),
                 w) != 0)
     return -1;
-  p = (uint8_t *)cfg + f->off;
-  if (f->size == 1) {
-    uint8_t v = (uint8_t)n.v;
-    memcpy(p, &v, 1);
-  } else if (f->size == 2) {
-    uint16_t v = (uint16_t)n.v;
-    memcpy(p, &v, 2);
-  } else if (f->size == 4) {
-    uint32_t v = (uint32_t)n.v;
-    memcpy(p, &v, 4);
-  } else {
-    uint64_t v = (uint64_t)n.v;
-    memcpy(p, &v, 8);
-  }
+  v = (uint64_t)n.v;
+  field_rw((uint8_t *)cfg + f->off, f->size, &v);
   return 0;
 }
 
@@ -942,11 +990,22 @@ static int parse_line(struct lx *l, struct ts_script *sc, int *started,
     return fail(l, "out of memory");
   st->line = l->line;
   st->t = when;
+  st->repeat = 1;
   ws(l);
   st->text = dup_text(l->p);
   if (st->text == NULL)
     return fail(l, "out of memory");
+  if (kw(l, "repeat")) {
+    struct ts_num n;
+    if (num_range(l, &n, 0, 1, 100000, "repeat count") != 0)
+      return -1;
+    st->repeat = (int)n.v;
+  }
   if (lit(l, '<')) {
+    if (kw(l, "icmp")) {
+      st->kind = K_ICMP;
+      return icmp(l, &st->icmp);
+    }
     st->kind = K_IN;
     return seg(l, &st->seg, 1);
   }

@@ -95,15 +95,34 @@ struct ts_call {
   int exact;     /* event A = BITS */
 };
 
-enum ts_kind { K_IN, K_OUT, K_CALL, K_PEER_PORT, K_LOCAL_PORT, K_TOLERANCE };
+enum ts_kind {
+  K_IN,
+  K_OUT,
+  K_ICMP,
+  K_CALL,
+  K_PEER_PORT,
+  K_LOCAL_PORT,
+  K_TOLERANCE
+};
+
+/* `< icmp unreachable CODE [mtu N] [seq N]`: an ICMP destination
+ * unreachable from the peer quoting weir's last segment to it. */
+struct ts_icmp {
+  int code;    /* WEIR_ICMP_*_UNREACH, WEIR_ICMP_FRAG_NEEDED */
+  int64_t mtu; /* next-hop MTU (frag) */
+  int has_seq; /* quote this sequence number instead */
+  int64_t seq; /* relative to weir's ISN */
+};
 
 struct ts_stmt {
   int line;
   int kind;
-  int64_t t; /* script time of the line, µs from the start */
+  int64_t t;  /* script time of the line, µs from the start */
+  int repeat; /* `repeat N`: the statement runs N times (1 by default) */
   char *text;
   struct ts_seg seg;
   struct ts_call call;
+  struct ts_icmp icmp;
   int64_t v; /* K_PEER_PORT, K_LOCAL_PORT, K_TOLERANCE */
 };
 
@@ -116,7 +135,15 @@ struct ts_script {
   int last_line;
 };
 
+/* A string being built in a fixed buffer; it stops at the end. */
+struct ts_sb {
+  char *p;
+  size_t cap, n;
+};
+
 /* parse.c */
+
+void ts_sbf(struct ts_sb *b, const char *fmt, ...);
 
 /* Reads and parses a script. Returns 0, or -1 with "line N: reason" in
  * err (a syntax error is a failure of the script, never a crash). */

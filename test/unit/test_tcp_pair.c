@@ -31,11 +31,34 @@ struct pair {
 
 static int g_no_sack, g_no_ts; /* options both stacks of the next pair get */
 
+/* A counting allocator, when g_count is set. */
+struct counter {
+  long allocs, frees;
+};
+static struct counter *g_count;
+
+static void *count_alloc(void *ctx, size_t n)
+{
+  ((struct counter *)ctx)->allocs++;
+  return malloc(n);
+}
+
+static void count_free(void *ctx, void *p)
+{
+  ((struct counter *)ctx)->frees++;
+  free(p);
+}
+
 static void tweak_pair(struct weir_config *c)
 {
   c->link = WEIR_LINK_IP;
   c->tcp_sack = !g_no_sack;
   c->tcp_timestamps = !g_no_ts;
+  if (g_count) {
+    c->alloc.alloc = count_alloc;
+    c->alloc.free = count_free;
+    c->alloc.ctx = g_count;
+  }
   c->tcp_msl_us = 1000000;
   c->max_sockets = 16;
 }
@@ -241,6 +264,7 @@ static int echo_run(struct pair *p, size_t total, int *why)
   }
   if (back != total)
     return *why = 10;
+  weir_tcp_close(p->a, ls, p->now);
   /* Let TIME-WAIT and every timer run out: nothing may be left. */
   while (step(p) && steps++ < 4000000)
     ;
@@ -305,4 +329,41 @@ TEST(test_tcp_pair_newreno_without_sack_recovers_by_fast_retransmit)
   CHECK_EQ(echo_run(&p, 1 << 20, &why), 0);
   CHECK(weir_stats(p.b)->c[WEIR_STAT_TCP_FAST_RETRANSMITS] > 5);
   pair_free(&p);
+}
+
+/* Memory is taken when a connection is set up and given back when it
+ * ends: the number of allocations does not depend on how much data
+ * crossed, and nothing is left once TIME-WAIT is over. */
+static long allocs_for(size_t total, long *live_after)
+{
+  static struct pair p;
+  struct counter c = {0, 0};
+  long allocs0, live0;
+  int why;
+  g_count = &c;
+  if (!pair_init(&p, 0, 0))
+    return -1;
+  g_count = NULL;
+  allocs0 = c.allocs;
+  live0 = c.allocs - c.frees;
+  if (echo_run(&p, total, &why) != 0)
+    return -1;
+  /* Blocks still live beyond what the two stacks held before. */
+  *live_after = (c.allocs - c.frees) - live0;
+  pair_free(&p);
+  if (c.allocs != c.frees)
+    return -1;
+  return c.allocs - allocs0;
+}
+
+TEST(test_tcp_memory_is_per_connection_not_per_segment)
+{
+  long live_small, live_big;
+  long small = allocs_for(64 * 1024, &live_small);
+  long big = allocs_for(4 << 20, &live_big);
+  CHECK(small > 0);
+  CHECK_EQ(big, small);
+  /* After the connections ended only the stacks' own memory is live. */
+  CHECK_EQ(live_small, 0);
+  CHECK_EQ(live_big, 0);
 }
