@@ -151,8 +151,11 @@ fmt:
 fmt-check:
 	@clang-format --dry-run --Werror $(FMT_SRC) && echo "clang-format: clean"
 
+print-core-objs:
+	@echo $(CORE_OBJ)
+
 clean:
 	rm -rf $(B)
 
-.PHONY: all deps test check demo fuzz fmt fmt-check clean
+.PHONY: all deps test check demo fuzz fmt fmt-check clean print-core-objs
 .SECONDARY:

@@ -106,10 +106,23 @@ enum weir__sock_type {
 struct weir__tcb;
 struct weir__listener;
 
+/* A byte ring: `len` bytes from `head`, in a buffer of `cap`. UDP keeps
+ * datagram records in one; TCP its send buffer (from SND.UNA) and its
+ * receive buffer (from the first unread byte). */
 struct weir__ring {
   uint8_t *buf;
-  uint32_t cap, head, used; /* bytes */
+  uint32_t cap, head, len;
 };
+
+/* Copies n bytes in or out at logical offset `at` from head, wrapping at
+ * the end of the buffer; `at` may lie past len (out-of-order data lands
+ * where it belongs). */
+void weir__ring_write(struct weir__ring *r, uint32_t at, const uint8_t *src,
+                      uint32_t n);
+void weir__ring_read(const struct weir__ring *r, uint32_t at, uint8_t *dst,
+                     uint32_t n);
+/* Drops n bytes from the head. */
+void weir__ring_consume(struct weir__ring *r, uint32_t n);
 
 struct weir__sock {
   uint8_t type;

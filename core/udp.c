@@ -197,28 +197,6 @@ int weir_udp_sendto(struct weir_stack *s, int sock, const void *data,
   return (int)len;
 }
 
-/* Copies n bytes into / out of the ring at logical offset `at` from head,
- * wrapping at the end of the buffer. */
-static void ring_write(struct weir__ring *r, uint32_t at, const uint8_t *src,
-                       uint32_t n)
-{
-  uint32_t pos = (r->head + at) % r->cap, first = r->cap - pos;
-  if (first > n)
-    first = n;
-  memcpy(r->buf + pos, src, first);
-  memcpy(r->buf, src + first, n - first);
-}
-
-static void ring_read(const struct weir__ring *r, uint32_t at, uint8_t *dst,
-                      uint32_t n)
-{
-  uint32_t pos = (r->head + at) % r->cap, first = r->cap - pos;
-  if (first > n)
-    first = n;
-  memcpy(dst, r->buf + pos, first);
-  memcpy(dst + first, r->buf, n - first);
-}
-
 void weir__udp_input(struct weir_stack *s, const struct weir__ip_in *in,
                      uint64_t now)
 {
@@ -245,7 +223,7 @@ void weir__udp_input(struct weir_stack *s, const struct weir__ip_in *in,
   }
   so = &s->socks[k];
   need = REC_HDR + (uint32_t)u.payload_len;
-  if (need > so->rx.cap - so->rx.used) {
+  if (need > so->rx.cap - so->rx.len) {
     WEIR__COUNT(s, DROP_UDP_RXQ_FULL);
     return;
   }
@@ -257,10 +235,10 @@ void weir__udp_input(struct weir_stack *s, const struct weir__ip_in *in,
   rec[5] = (uint8_t)u.sport;
   rec[6] = (uint8_t)(u.payload_len >> 8);
   rec[7] = (uint8_t)u.payload_len;
-  ring_write(&so->rx, so->rx.used, rec, REC_HDR);
-  ring_write(&so->rx, so->rx.used + REC_HDR, u.payload,
-             (uint32_t)u.payload_len);
-  so->rx.used += need;
+  weir__ring_write(&so->rx, so->rx.len, rec, REC_HDR);
+  weir__ring_write(&so->rx, so->rx.len + REC_HDR, u.payload,
+                   (uint32_t)u.payload_len);
+  so->rx.len += need;
   WEIR__COUNT(s, UDP_IN);
   weir__sock_raise(s, k, WEIR_EV_READABLE);
 }
@@ -274,21 +252,18 @@ int weir_udp_recvfrom(struct weir_stack *s, int sock, void *buf, size_t cap,
 
   if (!so)
     return WEIR_EBADF;
-  if (so->rx.used == 0)
+  if (so->rx.len == 0)
     return WEIR_EAGAIN;
-  ring_read(&so->rx, 0, rec, REC_HDR);
+  weir__ring_read(&so->rx, 0, rec, REC_HDR);
   len = (uint32_t)rec[6] << 8 | rec[7];
   n = len < cap ? len : (uint32_t)cap;
-  ring_read(&so->rx, REC_HDR, buf, n);
+  weir__ring_read(&so->rx, REC_HDR, buf, n);
   if (addr)
     *addr = (uint32_t)rec[0] << 24 | (uint32_t)rec[1] << 16 |
             (uint32_t)rec[2] << 8 | rec[3];
   if (port)
     *port = (uint16_t)(rec[4] << 8 | rec[5]);
-  so->rx.head = (so->rx.head + REC_HDR + len) % so->rx.cap;
-  so->rx.used -= REC_HDR + len;
-  if (so->rx.used == 0)
-    so->rx.head = 0;
+  weir__ring_consume(&so->rx, REC_HDR + len);
   return (int)n;
 }
 

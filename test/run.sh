@@ -89,7 +89,7 @@ fi
 if [ -e test/backends ]; then
   suite driver $B/test/driver
 fi
-single purity bash test/purity.sh $B/obj/core
+single purity bash test/purity.sh
 single format make --no-print-directory fmt-check
 
 # A fuzz target run: libFuzzer exits non-zero on a crash, a leak, a

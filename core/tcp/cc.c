@@ -1,11 +1,13 @@
-/* Congestion control: RFC 5681 slow start and congestion avoidance with
- * the initial window of RFC 6928. Loss recovery (NewReno, RFC 6582, and
- * SACK-based, RFC 6675) lives in input.c and output.c; this file only
- * says how big the window is. A second algorithm (CUBIC, RFC 9438) fits
- * behind the same four calls. */
+/* Congestion control: how big the window is. Loss detection and repair
+ * (NewReno, RFC 6582; SACK-based, RFC 6675) live in input.c and
+ * output.c; an algorithm here only answers four events through struct
+ * weir__cc_ops, so a second one (CUBIC, RFC 9438) is one more table.
+ *
+ * Reno: RFC 5681 slow start and congestion avoidance with the initial
+ * window of RFC 6928. */
 #include "tcp/tcb.h"
 
-void weir__cc_init(struct weir__tcb *t)
+static void reno_init(struct weir__tcb *t)
 {
   /* RFC 6928: min(10 MSS, max(2 MSS, 14600)). snd_mss is final once the
    * handshake is done; input.c calls this again then. */
@@ -19,7 +21,7 @@ void weir__cc_init(struct weir__tcb *t)
   t->bytes_acked_ca = 0;
 }
 
-void weir__cc_on_ack(struct weir__tcb *t, uint32_t acked, uint64_t now)
+static void reno_on_ack(struct weir__tcb *t, uint32_t acked, uint64_t now)
 {
   (void)now;
   if (t->cwnd < t->ssthresh) {
@@ -43,7 +45,7 @@ static uint32_t half_flight(const struct weir__tcb *t)
 }
 
 /* RFC 5681 3.2 step 2: ssthresh = max(FlightSize / 2, 2 SMSS). */
-void weir__cc_on_loss(struct weir__tcb *t, uint64_t now)
+static void reno_on_loss(struct weir__tcb *t, uint64_t now)
 {
   (void)now;
   t->ssthresh = half_flight(t);
@@ -52,7 +54,7 @@ void weir__cc_on_loss(struct weir__tcb *t, uint64_t now)
 }
 
 /* RFC 5681 3.1 eq. 4 and the loss window: cwnd = 1 SMSS. */
-void weir__cc_on_timeout(struct weir__tcb *t, uint64_t now)
+static void reno_on_timeout(struct weir__tcb *t, uint64_t now)
 {
   (void)now;
   /* Only the first timeout of a series halves (RFC 5681 eq. 4 note):
@@ -61,4 +63,30 @@ void weir__cc_on_timeout(struct weir__tcb *t, uint64_t now)
     t->ssthresh = half_flight(t);
   t->cwnd = t->snd_mss;
   t->bytes_acked_ca = 0;
+}
+
+const struct weir__cc_ops weir__cc_reno = {
+    "reno", reno_init, reno_on_ack, reno_on_loss, reno_on_timeout,
+};
+
+void weir__cc_init(struct weir__tcb *t)
+{
+  if (!t->cc)
+    t->cc = &weir__cc_reno;
+  t->cc->init(t);
+}
+
+void weir__cc_on_ack(struct weir__tcb *t, uint32_t acked, uint64_t now)
+{
+  t->cc->on_ack(t, acked, now);
+}
+
+void weir__cc_on_loss(struct weir__tcb *t, uint64_t now)
+{
+  t->cc->on_loss(t, now);
+}
+
+void weir__cc_on_timeout(struct weir__tcb *t, uint64_t now)
+{
+  t->cc->on_timeout(t, now);
 }

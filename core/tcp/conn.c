@@ -525,7 +525,7 @@ int weir_tcp_send(struct weir_stack *s, int sock, const void *data, size_t len,
     return WEIR_EAGAIN;
   }
   n = len < room ? (uint32_t)len : room;
-  weir__bring_write(&t->snd, t->snd.len, data, n);
+  weir__ring_write(&t->snd, t->snd.len, data, n);
   t->snd.len += n;
   t->stats.bytes_sent += n;
   weir__tcp_want_output(s, t);
@@ -548,8 +548,8 @@ int weir_tcp_recv(struct weir_stack *s, int sock, void *buf, size_t cap,
   if (t->rcv.len == 0)
     return t->fin_rcvd ? 0 : WEIR_EAGAIN;
   n = t->rcv.len < cap ? t->rcv.len : (uint32_t)cap;
-  weir__bring_read(&t->rcv, 0, buf, n);
-  weir__bring_consume(&t->rcv, n);
+  weir__ring_read(&t->rcv, 0, buf, n);
+  weir__ring_consume(&t->rcv, n);
   /* Reading opens the window. Say so at once only when it matters: the
    * offer at least doubles (a closed or nearly closed window reopening);
    * otherwise the next ACK carries it (as Linux's tcp_cleanup_rbuf). */

@@ -101,7 +101,7 @@ static void listen_input(struct weir_stack *s, int lsock,
     uint32_t n = (uint32_t)g->payload_len;
     if (n > t->rcv.cap / 2)
       n = t->rcv.cap / 2;
-    weir__bring_write(&t->rcv, 0, g->payload, n);
+    weir__ring_write(&t->rcv, 0, g->payload, n);
     t->syn_data = n;
   }
   weir__tcp_set_state(s, t, WEIR_TCP_SYN_RECEIVED, now);
@@ -302,7 +302,7 @@ static int ack_in(struct weir_stack *s, struct weir__tcb *t,
   if (seq_gt(ack, t->snd_una)) {
     uint32_t acked = ack - t->snd_una;
     uint32_t data = acked > t->snd.len ? t->snd.len : acked;
-    weir__bring_consume(&t->snd, data);
+    weir__ring_consume(&t->snd, data);
     t->snd_una = ack;
     if (seq_lt(t->snd_nxt, ack))
       t->snd_nxt = ack;
@@ -461,7 +461,7 @@ static void text_in(struct weir_stack *s, struct weir__tcb *t,
     t->rcv_seg_max = len;
   t->stats.bytes_received += len;
   if (off > 0) {
-    weir__bring_write(&t->rcv, t->rcv.len + off, data, len);
+    weir__ring_write(&t->rcv, t->rcv.len + off, data, len);
     weir__range_add(t->ooo, &t->nooo, WEIR__OOO_MAX, seq, seq + len, &slot);
     if (slot < 0) {
       WEIR__COUNT(s, DROP_TCP_OOO_FULL);
@@ -495,7 +495,7 @@ static void text_in(struct weir_stack *s, struct weir__tcb *t,
     weir__tcp_want_output(s, t);
     return;
   }
-  weir__bring_write(&t->rcv, t->rcv.len, data, len);
+  weir__ring_write(&t->rcv, t->rcv.len, data, len);
   t->rcv.len += len;
   t->rcv_nxt += len;
   if (t->nooo) {

@@ -361,7 +361,7 @@ static size_t build(struct weir_stack *s, struct weir__tcb *t,
   if (total > cap)
     return 0;
   if (p->len)
-    weir__bring_read(&t->snd, p->seq - t->snd_una, l4 + hl, p->len);
+    weir__ring_read(&t->snd, p->seq - t->snd_una, l4 + hl, p->len);
   h.sport = t->lport;
   h.dport = t->rport;
   h.seq = p->seq;

@@ -36,13 +36,6 @@ static inline uint32_t seq_min(uint32_t a, uint32_t b)
   return seq_lt(a, b) ? a : b;
 }
 
-/* A byte ring: `len` bytes starting at `head`. The send ring starts at
- * SND.UNA, the receive ring at the first unread byte. */
-struct weir__bring {
-  uint8_t *buf;
-  uint32_t cap, head, len;
-};
-
 /* A range of sequence space [left, right). */
 struct weir__range {
   uint32_t left, right;
@@ -53,8 +46,21 @@ struct weir__range {
 #define WEIR__OOO_MAX  16
 #define WEIR__SACK_MAX 16
 
+struct weir__tcb;
+
+/* A congestion control algorithm: what it does on four events. */
+struct weir__cc_ops {
+  const char *name;
+  void (*init)(struct weir__tcb *t); /* also once the MSS is known */
+  void (*on_ack)(struct weir__tcb *t, uint32_t acked, uint64_t now);
+  void (*on_loss)(struct weir__tcb *t, uint64_t now);    /* 3 dupacks */
+  void (*on_timeout)(struct weir__tcb *t, uint64_t now); /* RTO */
+};
+extern const struct weir__cc_ops weir__cc_reno;
+
 struct weir__tcb {
   uint32_t id; /* index in s->tcbs */
+  const struct weir__cc_ops *cc;
   uint8_t state;
   uint8_t closed_by_app; /* the handle is gone: finish and free */
   uint8_t fin_queued;    /* the app shut down: FIN after the data */
@@ -95,7 +101,7 @@ struct weir__tcb {
   uint32_t snd_sml;  /* end of the last short segment sent (Minshall) */
   uint32_t high_rxt; /* RFC 6675 HighRxt */
   uint32_t cwnd, ssthresh, bytes_acked_ca;
-  struct weir__bring snd;
+  struct weir__ring snd;
 
   /* Receive sequence space. */
   uint32_t irs, rcv_nxt, rcv_adv; /* rcv_adv: right edge advertised */
@@ -104,7 +110,7 @@ struct weir__tcb {
   uint32_t syn_data;              /* text that came on the SYN, held */
   uint32_t last_ack_sent;
   uint32_t ooo_fin_seq;
-  struct weir__bring rcv;
+  struct weir__ring rcv;
   struct weir__range ooo[WEIR__OOO_MAX];
   uint8_t nooo;
   uint8_t ooo_recent[WEIR__OOO_MAX]; /* ooo indexes, most recent first */
@@ -194,19 +200,13 @@ void weir__tcp_rto_sample(struct weir__tcb *t, uint64_t rtt);
 void weir__tcp_start_rtx(struct weir_stack *s, struct weir__tcb *t,
                          uint64_t now);
 
-/* cc.c: congestion control behind a small interface so that CUBIC can be
- * added beside NewReno without touching the rest. */
+/* cc.c: the connection's algorithm (weir__cc_reno unless set). */
 void weir__cc_init(struct weir__tcb *t);
 void weir__cc_on_ack(struct weir__tcb *t, uint32_t acked, uint64_t now);
 void weir__cc_on_loss(struct weir__tcb *t, uint64_t now);    /* 3 dupacks */
 void weir__cc_on_timeout(struct weir__tcb *t, uint64_t now); /* RTO */
 
-/* ring.c */
-uint32_t weir__bring_write(struct weir__bring *r, uint32_t at,
-                           const uint8_t *src, uint32_t n);
-void weir__bring_read(const struct weir__bring *r, uint32_t at, uint8_t *dst,
-                      uint32_t n);
-void weir__bring_consume(struct weir__bring *r, uint32_t n);
+/* ranges.c */
 uint32_t weir__range_add(struct weir__range *v, uint8_t *n, uint8_t max,
                          uint32_t left, uint32_t right, int *slot);
 

@@ -1,37 +1,8 @@
-/* Byte rings for the send and receive buffers, and the sorted range lists
- * that track out-of-order data and SACKed data. */
+/* Sorted lists of sequence ranges: the out-of-order data a receiver
+ * holds (RFC 2018) and the SACKed data a sender was told of (RFC 6675). */
 #include <string.h>
 
 #include "tcp/tcb.h"
-
-/* Writes n bytes at logical offset `at` from head (which may be past
- * len: out-of-order data lands where it belongs). Returns n. */
-uint32_t weir__bring_write(struct weir__bring *r, uint32_t at,
-                           const uint8_t *src, uint32_t n)
-{
-  uint32_t pos = (r->head + at) % r->cap, first = r->cap - pos;
-  if (first > n)
-    first = n;
-  memcpy(r->buf + pos, src, first);
-  memcpy(r->buf, src + first, n - first);
-  return n;
-}
-
-void weir__bring_read(const struct weir__bring *r, uint32_t at, uint8_t *dst,
-                      uint32_t n)
-{
-  uint32_t pos = (r->head + at) % r->cap, first = r->cap - pos;
-  if (first > n)
-    first = n;
-  memcpy(dst, r->buf + pos, first);
-  memcpy(dst + first, r->buf, n - first);
-}
-
-void weir__bring_consume(struct weir__bring *r, uint32_t n)
-{
-  r->head = (r->head + n) % r->cap;
-  r->len -= n;
-}
 
 /* Adds [left, right) to the sorted disjoint list v (n entries, at most
  * max), merging what it touches. Returns the number of bytes that were
