@@ -136,6 +136,20 @@ static uint32_t next_lost(const struct weir__tcb *t, uint32_t *seq)
   return 0;
 }
 
+/* Data bytes that fit in a segment now: the MSS less the SACK blocks
+ * this segment will carry (RFC 6691: options come out of the MSS; the
+ * timestamp's 12 bytes are already taken off snd_mss). */
+static uint32_t seg_room(const struct weir__tcb *t)
+{
+  uint32_t n = t->nooo, room = t->snd_mss;
+  if (!t->sack_ok || n == 0)
+    return room;
+  if (n > (t->ts_ok ? 3u : 4u))
+    n = t->ts_ok ? 3u : 4u;
+  /* NOP NOP kind len, then 8 bytes a block. */
+  return room > 4 + 8 * n + 64 ? room - (4 + 8 * n) : 64;
+}
+
 struct plan {
   uint32_t seq, len;
   uint8_t flags;
@@ -211,7 +225,7 @@ static int decide(struct weir_stack *s, struct weir__tcb *t, struct plan *p,
     t->rtx_pending = 0;
     p->seq = t->snd_una;
     len = seq_lt(t->snd_una, end) ? end - t->snd_una : 0;
-    p->len = len < t->snd_mss ? len : t->snd_mss;
+    p->len = len < seg_room(t) ? len : seg_room(t);
     p->flags = WEIR_TCP_ACK;
     if (fin_ok && t->snd_una + p->len == end && t->fin_sent)
       p->flags |= WEIR_TCP_FIN;
@@ -228,7 +242,7 @@ static int decide(struct weir_stack *s, struct weir__tcb *t, struct plan *p,
       uint32_t n = next_lost(t, &seq);
       if (n) {
         p->seq = seq;
-        p->len = n < t->snd_mss ? n : t->snd_mss;
+        p->len = n < seg_room(t) ? n : seg_room(t);
         p->flags = WEIR_TCP_ACK;
         t->high_rxt = seq + p->len;
         return 2;
@@ -265,8 +279,8 @@ static int decide(struct weir_stack *s, struct weir__tcb *t, struct plan *p,
                                                 : 0;
   }
   len = avail < room ? avail : room;
-  if (len > t->snd_mss)
-    len = t->snd_mss;
+  if (len > seg_room(t))
+    len = seg_room(t);
   if (len > 0) {
     int retrans = seq_lt(t->snd_nxt, t->snd_max);
     int all = len == avail;
@@ -278,7 +292,7 @@ static int decide(struct weir_stack *s, struct weir__tcb *t, struct plan *p,
     /* Sender SWS avoidance and Nagle (RFC 9293 3.8.6.2.1, RFC 896): a
      * full segment; or all that is queued, if Nagle allows or we are
      * closing; or half the largest window the peer offered. */
-    if (len == t->snd_mss || retrans || (all && (nagle_ok || fin_ok)) ||
+    if (len == seg_room(t) || retrans || (all && (nagle_ok || fin_ok)) ||
         (t->max_snd_wnd && len >= t->max_snd_wnd / 2 && (idle || t->nodelay))) {
       p->seq = t->snd_nxt;
       p->len = len;

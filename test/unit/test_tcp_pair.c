@@ -20,7 +20,7 @@ struct frame {
 struct wire {
   struct frame *q;
   int head, n;
-  unsigned count, drop_every, swap_every, dropped;
+  unsigned count, drop_every, swap_every, dropped, oversize;
 };
 
 struct pair {
@@ -99,6 +99,8 @@ static int collect(struct weir_stack *from, struct wire *w, uint64_t now)
   int moved = 0;
   while ((n = weir_output(from, f.data, sizeof(f.data), now)) > 0) {
     moved++;
+    if (n > weir_stack_config(from)->mtu)
+      w->oversize++; /* a real link would refuse it */
     w->count++;
     if (w->drop_every && w->count % w->drop_every == 0) {
       w->dropped++;
@@ -264,6 +266,8 @@ static int echo_run(struct pair *p, size_t total, int *why)
   }
   if (back != total)
     return *why = 10;
+  if (p->ab.oversize || p->ba.oversize)
+    return *why = 11; /* a frame larger than the MTU was sent */
   weir_tcp_close(p->a, ls, p->now);
   /* Let TIME-WAIT and every timer run out: nothing may be left. */
   while (step(p) && steps++ < 4000000)
