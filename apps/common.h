@@ -7,7 +7,9 @@
 #include <stdio.h>
 #include <uv.h>
 
+#include "capture.h"
 #include "driver.h"
+#include "faults.h"
 #include "link.h"
 #include "weir/weir.h"
 
@@ -44,6 +46,11 @@ struct weir_app_opts {
   int discard;      /* server: read and drop instead of echoing */
   const char *sink; /* server: append what connections send to this file */
   uint64_t msl_us;  /* cfg.tcp_msl_us: TIME-WAIT lasts twice this */
+  /* Capture, replay and faults. */
+  const char *pcap_out; /* --pcap-out: both directions into this file */
+  const char *pcap_in;  /* --pcap-in: the pcapfile backend's recording */
+  struct weir_faults_params faults; /* --loss, --dup, ... */
+  unsigned faults_dirs; /* bit 1 << WEIR_FAULTS_IN / _OUT: --faults-dir */
 };
 
 struct weir_app {
@@ -53,6 +60,12 @@ struct weir_app {
   struct weir_link link;
   struct weir_stack *stack;
   struct weir_driver drv;
+  struct weir_capture capture;
+  int capturing; /* capture is open */
+  struct weir_faults faults;
+  int faulting;        /* faults is initialised */
+  uint64_t fault_seed; /* what seeded it: --seed, or a random one */
+  int link_failed;     /* the link failed: exit 1 whatever the app says */
   uv_signal_t sigint_, sigterm_;
   uv_check_t check_; /* TCP: after every loop iteration, see on_check */
   FILE *vout;        /* where -v lines go: stdout (server), stderr (client) */
@@ -74,6 +87,13 @@ struct weir_app {
 /* The default MSL of the apps; see --help ("--msl"). */
 #define WEIR_APP_MSL_US 1000000u
 
+/* How long (virtual time) a replay lets the core's timers run after the
+ * recording's last frame: long enough for a delayed ACK, a TIME-WAIT of
+ * the default MSL and a few retransmissions to show in the output, short
+ * enough that a connection whose peer falls silent in the recording
+ * (its ACKs cut off) does not back off for minutes. */
+#define WEIR_APP_REPLAY_HORIZON_US 10000000u
+
 /* Parses argv into a->o. Prints usage and exits 0 on --help; prints one
  * line and exits WEIR_APP_USAGE on anything wrong. `usage` is the app's
  * help text (its synopsis and its own flags), printed before the common
@@ -91,9 +111,9 @@ void weir_app_start(struct weir_app *a, weir_driver_event_cb on_event);
  * the app's own handles are closed too. The first code given wins. */
 void weir_app_stop(struct weir_app *a, int code);
 
-/* After uv_run: prints the counters (with -v), closes the link (which
- * deletes the device weir created) and frees the stack. Returns the exit
- * status. */
+/* After uv_run: prints the counters (with -v), closes the capture, the
+ * link (which deletes the device weir created) and frees the stack.
+ * Returns the exit status (1 if the capture could not be written). */
 int weir_app_finish(struct weir_app *a, FILE *vout);
 
 /* "10.77.0.1:40000" into buf (>= 22 bytes); returns buf. */

@@ -10,6 +10,26 @@
  * calls weir_driver_kick() so that what it queued goes out and the timer
  * follows the new deadline. Inside on_event the kick is implied.
  *
+ * Between the link and the stack the driver may have (weir_driver_opts):
+ *   - a capture (capture.h): every frame the link received and every
+ *     frame the link took, as it passes, stamped with the driver's clock.
+ *     It sits at the link: an inbound frame is written before the fault
+ *     injector sees it (so a frame --loss drops is in the file), an
+ *     outbound one after (so a dropped frame is not, a duplicated one is
+ *     there twice, a corrupted one corrupted, a delayed one when it went).
+ *     The file shows what crossed the wire.
+ *   - a fault injector (faults.h), consulted for each frame in each
+ *     direction; the frames it holds back are let go on the same timer as
+ *     the core's (armed at the earlier of the two deadlines).
+ *   - a virtual clock, for a link that is a recording (pcapfile.h): no fd
+ *     and no waiting. weir_driver_step() moves the clock to the next thing
+ *     due (a recorded frame, a core timer, a held frame) and does it; a
+ *     uv_idle handle calls it once per loop iteration, so the app's loop
+ *     and callbacks are the same as with a live link, and its uv_check
+ *     handles see each step. weir_driver_now() is then the virtual time.
+ *     When the recording is over and the core's timers are quiet (or the
+ *     horizon has passed), on_link_error is called with UV_EOF.
+ *
  * The handles are embedded here, libuv style: the struct must not move
  * while the driver is running, and must outlive the close callback. */
 #ifndef WEIR_BACKENDS_DRIVER_H
@@ -18,6 +38,8 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "capture.h"
+#include "faults.h"
 #include "link.h"
 #include "weir/weir.h"
 
@@ -26,13 +48,16 @@
 #define WEIR_DRIVER_BATCH 64
 
 struct weir_driver;
+struct weir_driver_frame; /* a frame the link refused, kept */
 
 /* sock has the WEIR_EV_* bits in events pending. */
 typedef void (*weir_driver_event_cb)(struct weir_driver *d, int sock,
                                      unsigned events, void *user);
 
 /* The link failed for good (a read error, or the device vanished);
- * weir_link_error() says why. The driver has stopped polling it. */
+ * weir_link_error() says why. The driver has stopped polling it.
+ * err UV_EOF (virtual time only) is no failure: the recording is over;
+ * the driver still sends what the app queues until it is closed. */
 typedef void (*weir_driver_link_cb)(struct weir_driver *d, int err, void *user);
 
 typedef void (*weir_driver_close_cb)(struct weir_driver *d);
@@ -40,12 +65,34 @@ typedef void (*weir_driver_close_cb)(struct weir_driver *d);
 /* What the driver itself saw, beside the stack's own counters. */
 struct weir_driver_stats {
   uint64_t wakeups;     /* poll callbacks with the fd readable */
-  uint64_t frames_in;   /* frames handed to weir_input */
+  uint64_t frames_in;   /* frames the link received (the injector may
+                           drop or duplicate some on the way in) */
   uint64_t frames_out;  /* frames the link took */
   uint64_t batch_full;  /* wake-ups that hit WEIR_DRIVER_BATCH */
   uint64_t send_again;  /* sends the link refused for now (EAGAIN) */
   uint64_t send_errors; /* frames the link refused for good (lost) */
-  uint64_t timer_fires; /* timer callbacks */
+  uint64_t timer_fires; /* timer callbacks (virtual: core timer steps) */
+  uint64_t steps;       /* virtual time: weir_driver_step()s that acted */
+};
+
+/* What the driver has besides the link; all optional (zero: none). */
+struct weir_driver_opts {
+  /* Open, owned by the caller, written to until weir_driver_close. */
+  struct weir_capture *capture;
+  /* Initialised by the caller (weir_faults_init with any deliver
+   * callback: the driver installs its own), freed by the caller after
+   * the close callback. */
+  struct weir_faults *faults;
+  /* Nonzero: the link is a recording, read on a virtual clock. */
+  int virtual_time;
+  uint64_t virtual_start; /* the clock's first reading, microseconds */
+  /* The time of the frame the link's recv returns next, UINT64_MAX when
+   * there is none left (weir_pcapfile_next_at). */
+  uint64_t (*next_at)(struct weir_link *l);
+  /* After the last frame, core timers run this far at most (virtual
+   * microseconds): a connection that never ends (its peer's recorded
+   * ACKs stop) must not keep the replay going for minutes. */
+  uint64_t horizon_us;
 };
 
 struct weir_driver {
@@ -57,7 +104,8 @@ struct weir_driver {
   void *user;
 
   /* Private. */
-  uv_poll_t poll_;
+  uv_poll_t poll_; /* live */
+  uv_idle_t idle_; /* virtual time */
   uv_timer_t timer_;
   weir_driver_event_cb on_event_;
   weir_driver_link_cb on_link_error_;
@@ -66,8 +114,12 @@ struct weir_driver {
   size_t rx_cap_;
   uint8_t *tx_; /* one frame weir_output gave us */
   size_t tx_cap_;
-  size_t tx_len_;     /* nonzero: the link refused it; retry when writable */
-  int poll_mask_;     /* UV_READABLE, plus UV_WRITABLE while tx_len_ */
+  /* Frames the link refused (EAGAIN), oldest first, sent when the fd is
+   * writable; nothing more is taken from the core until they are gone.
+   * One at most without faults; with them, what one output frame brings
+   * (a duplicate, reordered frames it overtook). */
+  struct weir_driver_frame *backlog_, *backlog_tail_;
+  int poll_mask_;     /* UV_READABLE, plus UV_WRITABLE while backlogged */
   uint64_t timer_ms_; /* absolute loop-clock ms the timer is armed for */
   uint64_t fired_ms_; /* the target of the last timer callback */
   int timer_armed_;
@@ -75,6 +127,19 @@ struct weir_driver {
   int pending_; /* handles still to close */
   int closing_;
   int dead_; /* the link failed */
+  int more_; /* a run() stopped at its cap: go round again soon */
+  struct weir_capture *capture_;
+  struct weir_faults *faults_;
+  uint64_t in_now_; /* the time the frame being input arrived */
+  /* Virtual time. */
+  int virtual_;
+  int input_done_; /* the recording has no frame left */
+  int ended_;      /* UV_EOF reported */
+  uint64_t vnow_;
+  uint64_t vfired_; /* the time core timers last ran, +1 */
+  uint64_t end_at_;
+  uint64_t horizon_;
+  uint64_t (*next_at_)(struct weir_link *l);
 };
 
 /* Starts driving `stack` over `link` (both already open, owned by the
@@ -85,8 +150,25 @@ int weir_driver_init(struct weir_driver *d, uv_loop_t *loop,
                      weir_driver_event_cb on_event,
                      weir_driver_link_cb on_link_error, void *user);
 
-/* Now, in weir's time base: monotonic microseconds. */
+/* The same, with a capture, faults or a virtual clock (opts may be NULL;
+ * it is read during the call only). */
+int weir_driver_init_ex(struct weir_driver *d, uv_loop_t *loop,
+                        struct weir_stack *stack, struct weir_link *link,
+                        const struct weir_driver_opts *opts,
+                        weir_driver_event_cb on_event,
+                        weir_driver_link_cb on_link_error, void *user);
+
+/* Now, in weir's time base: monotonic microseconds (virtual time: the
+ * virtual clock). */
 uint64_t weir_driver_now(const struct weir_driver *d);
+
+/* Virtual time: does the next thing due (a held frame, a core timer, a
+ * recorded frame, in that order when several are due at once), sends
+ * what follows and delivers the events. Returns 1, or 0 once there is
+ * nothing left to do (then on_link_error has had UV_EOF, once) or if the
+ * driver is not on a virtual clock. The driver's idle handle calls it,
+ * once per loop iteration. */
+int weir_driver_step(struct weir_driver *d);
 
 /* Sends what the stack has queued, delivers its events and re-arms the
  * timer. Call after any weir_* call made outside a driver callback. */

@@ -7,6 +7,8 @@
 static const struct weir_link_ops *const backends[] = {
     &weir_link_tun,
     &weir_link_tap,
+    &weir_link_raw,
+    &weir_link_pcap,
 };
 
 const struct weir_link_ops *weir_link_find(const char *name)
@@ -21,7 +23,7 @@ const struct weir_link_ops *weir_link_find(const char *name)
 
 const char *weir_link_names(void)
 {
-  return "tun|tap";
+  return "tun|tap|raw|pcap";
 }
 
 int weir_link_open(struct weir_link *l, const struct weir_link_ops *ops,

@@ -86,6 +86,8 @@ struct weir_link {
 
 extern const struct weir_link_ops weir_link_tun;
 extern const struct weir_link_ops weir_link_tap;
+extern const struct weir_link_ops weir_link_raw;  /* AF_PACKET */
+extern const struct weir_link_ops weir_link_pcap; /* libpcap live */
 
 /* In backends/link.c. The backend called `name`, or NULL. */
 const struct weir_link_ops *weir_link_find(const char *name);

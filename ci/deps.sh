@@ -7,7 +7,7 @@ set -eu
 pkgs=(
   build-essential make pkg-config git
   libuv1-dev libpcap-dev
-  iproute2 iputils-ping tcpdump tshark socat netcat-openbsd procps
+  iproute2 iputils-ping tcpdump tshark socat netcat-openbsd procps ethtool
   clang libclang-rt-14-dev llvm clang-format
   valgrind binutils
   gcc-mips-linux-gnu libc6-dev-mips-cross

@@ -170,11 +170,17 @@ static void syn_sent_input(struct weir_stack *s, struct weir__tcb *t,
 /* Acceptability (RFC 9293 3.10.7.4): the four cases of SEG.LEN and
  * RCV.WND. */
 static int acceptable(const struct weir__tcb *t, uint32_t seq, uint32_t len,
-                      uint32_t wnd)
+                      uint32_t wnd, int rst)
 {
   if (len == 0) {
     if (wnd == 0)
       return seq == t->rcv_nxt;
+    /* A bare ACK at the right edge itself is taken too (as Linux does):
+     * a peer that filled the window sends its ACKs from there, and
+     * rejecting them would lose the acknowledgments they carry. A RST
+     * there is still outside (RFC 5961 3.2). */
+    if (!rst && seq == t->rcv_nxt + wnd)
+      return 1;
     return seq_leq(t->rcv_nxt, seq) && seq_lt(seq, t->rcv_nxt + wnd);
   }
   if (wnd == 0)
@@ -571,7 +577,7 @@ static void sync_input(struct weir_stack *s, struct weir__tcb *t,
     return;
   }
   wnd = seq_gt(t->rcv_adv, t->rcv_nxt) ? t->rcv_adv - t->rcv_nxt : 0;
-  ok = acceptable(t, g->seq, len, wnd);
+  ok = acceptable(t, g->seq, len, wnd, (g->flags & WEIR_TCP_RST) != 0);
   if (!ok && wnd == 0 && g->seq == t->rcv_nxt) {
     /* RFC 9293 3.10.7.4: with a zero window, the ACK, window and RST of
      * an in-sequence segment are still taken; only its text is not. */

@@ -68,9 +68,19 @@ uint32_t weir__tcp_wnd_bytes(const struct weir__tcb *t)
 uint32_t weir__tcp_wnd_to_advertise(struct weir__tcb *t)
 {
   uint32_t wnd = weir__tcp_wnd_bytes(t), field = wnd >> t->rcv_wscale;
-  /* Rounding down to the scale must not pull the edge back. */
-  if (seq_lt(t->rcv_nxt + (field << t->rcv_wscale), t->rcv_adv))
-    field = (wnd + (1u << t->rcv_wscale) - 1) >> t->rcv_wscale;
+  uint32_t space = t->rcv.cap - t->rcv.len;
+  /* Rounding down to the scale may pull the edge back. Round up instead
+   * only if the buffer has room for it: a window offered beyond the
+   * buffer invites data that cannot be kept, and the sender's next ACK
+   * lands past what we can accept (a deadlock seen under loss). Else the
+   * edge moves back by less than one scale unit, which RFC 7323 2.4
+   * makes every sender handle; RCV.WND for acceptance stays the largest
+   * edge offered, which the buffer still covers. */
+  if (seq_lt(t->rcv_nxt + (field << t->rcv_wscale), t->rcv_adv)) {
+    uint32_t up = (wnd + (1u << t->rcv_wscale) - 1) >> t->rcv_wscale;
+    if ((uint64_t)up << t->rcv_wscale <= space)
+      field = up;
+  }
   if (field > 65535)
     field = 65535;
   return field;
