@@ -1,5 +1,7 @@
 /* What every link backend shares: finding one by name, opening and
  * closing through its table. */
+#include <stdarg.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "link.h"
@@ -52,4 +54,18 @@ void weir_link_close(struct weir_link *l)
 size_t weir_link_frame_max(const struct weir_link *l)
 {
   return (size_t)l->mtu + (l->ops->type == WEIR_LINK_ETHERNET ? 14 : 0);
+}
+
+int weir_link_fail(struct weir_link *l, int err, const char *fmt, ...)
+{
+  va_list ap;
+  int n;
+
+  n = snprintf(l->err, sizeof(l->err), "%s: ", l->ops->name);
+  if (n < 0 || (size_t)n >= sizeof(l->err))
+    n = 0;
+  va_start(ap, fmt);
+  vsnprintf(l->err + n, sizeof(l->err) - (size_t)n, fmt, ap);
+  va_end(ap);
+  return err;
 }

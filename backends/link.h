@@ -100,6 +100,11 @@ const char *weir_link_names(void);
 int weir_link_open(struct weir_link *l, const struct weir_link_ops *ops,
                    const struct weir_link_params *p);
 
+/* For backends: writes "NAME: " and the formatted text into l->err (the
+ * one-line message the apps print) and returns err. */
+int weir_link_fail(struct weir_link *l, int err, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
 /* Closes l (again is harmless). */
 void weir_link_close(struct weir_link *l);
 

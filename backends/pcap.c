@@ -55,20 +55,6 @@ struct pcapl {
   int mac_known;
 };
 
-static int fail(struct weir_link *l, int err, const char *fmt, ...)
-{
-  va_list ap;
-  int n;
-
-  n = snprintf(l->err, sizeof(l->err), "%s: ", l->ops->name);
-  if (n < 0 || (size_t)n >= sizeof(l->err))
-    n = 0;
-  va_start(ap, fmt);
-  vsnprintf(l->err + n, sizeof(l->err) - (size_t)n, fmt, ap);
-  va_end(ap);
-  return err;
-}
-
 /* Up and its MTU, asked of the kernel before libpcap is: its own messages
  * for these cases vary between versions, and it needs the MTU to size the
  * capture. */
@@ -79,16 +65,18 @@ static int inspect(struct weir_link *l, const char *name, int *mtu)
 
   s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
   if (s < 0)
-    return fail(l, -errno, "socket: %s", strerror(errno));
+    return weir_link_fail(l, -errno, "socket: %s", strerror(errno));
   memset(&ifr, 0, sizeof(ifr));
   memcpy(ifr.ifr_name, name, strlen(name));
   if (ioctl(s, SIOCGIFFLAGS, &ifr) < 0)
-    err =
-        fail(l, -errno, "%s: cannot read its flags: %s", name, strerror(errno));
+    err = weir_link_fail(l, -errno, "%s: cannot read its flags: %s", name,
+                         strerror(errno));
   else if (!(ifr.ifr_flags & IFF_UP))
-    err = fail(l, -ENETDOWN, "%s is down (ip link set %s up)", name, name);
+    err = weir_link_fail(l, -ENETDOWN, "%s is down (ip link set %s up)", name,
+                         name);
   else if (ioctl(s, SIOCGIFMTU, &ifr) < 0)
-    err = fail(l, -errno, "%s: cannot read its MTU: %s", name, strerror(errno));
+    err = weir_link_fail(l, -errno, "%s: cannot read its MTU: %s", name,
+                         strerror(errno));
   else
     *mtu = ifr.ifr_mtu;
   close(s);
@@ -101,15 +89,17 @@ static int activate_error(struct weir_link *l, const char *name, int r)
 
   switch (r) {
   case PCAP_ERROR_NO_SUCH_DEVICE:
-    return fail(l, -ENODEV, "no interface '%s'", name);
+    return weir_link_fail(l, -ENODEV, "no interface '%s'", name);
   case PCAP_ERROR_PERM_DENIED:
-    return fail(l, -EPERM, "%s: %s (run as root or with CAP_NET_RAW)", name,
-                pcap_geterr(pl->p));
+    return weir_link_fail(l, -EPERM, "%s: %s (run as root or with CAP_NET_RAW)",
+                          name, pcap_geterr(pl->p));
   case PCAP_ERROR_IFACE_NOT_UP:
-    return fail(l, -ENETDOWN, "%s is down (ip link set %s up)", name, name);
+    return weir_link_fail(l, -ENETDOWN, "%s is down (ip link set %s up)", name,
+                          name);
   default:
-    return fail(l, -EIO, "%s: %s", name,
-                r == PCAP_ERROR ? pcap_geterr(pl->p) : pcap_statustostr(r));
+    return weir_link_fail(l, -EIO, "%s: %s", name,
+                          r == PCAP_ERROR ? pcap_geterr(pl->p)
+                                          : pcap_statustostr(r));
   }
 }
 
@@ -121,39 +111,43 @@ static int pcap_link_open(struct weir_link *l, const struct weir_link_params *p)
   int mtu = 0, r, fd, fl;
 
   if (!name[0] || strchr(name, '%'))
-    return fail(l, -EINVAL, "name an existing Ethernet interface with --if");
+    return weir_link_fail(l, -EINVAL,
+                          "name an existing Ethernet interface with --if");
   if (strlen(name) >= sizeof(l->ifname))
-    return fail(l, -EINVAL, "interface name '%s' is longer than %zu bytes",
-                name, sizeof(l->ifname) - 1);
+    return weir_link_fail(l, -EINVAL,
+                          "interface name '%s' is longer than %zu bytes", name,
+                          sizeof(l->ifname) - 1);
   if (p->kernel_ip)
-    return fail(l, -EINVAL,
-                "%s exists already: give the kernel's side an address "
-                "with ip-address(8), not --kernel-ip",
-                name);
+    return weir_link_fail(
+        l, -EINVAL,
+        "%s exists already: give the kernel's side an address "
+        "with ip-address(8), not --kernel-ip",
+        name);
   memcpy(l->ifname, name, strlen(name) + 1);
   if (if_nametoindex(name) == 0)
-    return fail(l, -ENODEV, "no interface '%s'", name);
+    return weir_link_fail(l, -ENODEV, "no interface '%s'", name);
   r = inspect(l, name, &mtu);
   if (r < 0)
     return r;
   if (p->mtu) {
     if (p->mtu > mtu)
-      return fail(l, -EINVAL, "--mtu %u is more than %s's MTU %d",
-                  (unsigned)p->mtu, name, mtu);
+      return weir_link_fail(l, -EINVAL, "--mtu %u is more than %s's MTU %d",
+                            (unsigned)p->mtu, name, mtu);
     mtu = p->mtu;
   }
   if (mtu < 576 || mtu > 65535)
-    return fail(l, -EINVAL, "%s: MTU %d is outside 576..65535", name, mtu);
+    return weir_link_fail(l, -EINVAL, "%s: MTU %d is outside 576..65535", name,
+                          mtu);
   l->mtu = (uint16_t)mtu;
 
   pl = calloc(1, sizeof(*pl));
   if (!pl)
-    return fail(l, -ENOMEM, "out of memory");
+    return weir_link_fail(l, -ENOMEM, "out of memory");
   l->state = pl;
   errbuf[0] = '\0';
   pl->p = pcap_create(name, errbuf);
   if (!pl->p)
-    return fail(l, -EIO, "%s: %s", name, errbuf);
+    return weir_link_fail(l, -EIO, "%s: %s", name, errbuf);
   /* A frame is never longer than this on the wire; capturing no more
    * keeps libpcap's ring slots small, and anything longer is truncated,
    * then dropped in recv. */
@@ -166,22 +160,24 @@ static int pcap_link_open(struct weir_link *l, const struct weir_link_params *p)
     return activate_error(l, name, r);
   /* r > 0 is a warning (promiscuous mode not supported, say): go on. */
   if (pcap_datalink(pl->p) != DLT_EN10MB)
-    return fail(l, -EINVAL, "%s is not an Ethernet interface (%s)", name,
-                pcap_datalink_val_to_name(pcap_datalink(pl->p)));
+    return weir_link_fail(l, -EINVAL, "%s is not an Ethernet interface (%s)",
+                          name,
+                          pcap_datalink_val_to_name(pcap_datalink(pl->p)));
   /* Not every platform can; the filter set in learn_mac() then keeps
    * weir's own frames out instead. */
   pcap_setdirection(pl->p, PCAP_D_IN);
   if (pcap_setnonblock(pl->p, 1, errbuf) < 0)
-    return fail(l, -EIO, "%s: %s", name, errbuf);
+    return weir_link_fail(l, -EIO, "%s: %s", name, errbuf);
   fd = pcap_get_selectable_fd(pl->p);
   if (fd < 0)
-    return fail(l, -EOPNOTSUPP, "%s: this capture cannot be polled", name);
+    return weir_link_fail(l, -EOPNOTSUPP, "%s: this capture cannot be polled",
+                          name);
   /* pcap_setnonblock makes reads return at once, but pcap_inject writes
    * through the same descriptor and would still block when the socket's
    * send buffer is full; the driver wants EAGAIN then. */
   fl = fcntl(fd, F_GETFL);
   if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)
-    return fail(l, -errno, "%s: fcntl: %s", name, strerror(errno));
+    return weir_link_fail(l, -errno, "%s: fcntl: %s", name, strerror(errno));
   l->fd = fd;
   return 0;
 }
@@ -213,8 +209,9 @@ static long pcap_link_recv(struct weir_link *l, uint8_t *buf, size_t cap)
     if (r == 0)
       return 0; /* nothing more for now */
     if (r < 0)
-      return fail(l, -EIO, "%s: %s", l->ifname,
-                  r == PCAP_ERROR ? pcap_geterr(pl->p) : pcap_statustostr(r));
+      return weir_link_fail(l, -EIO, "%s: %s", l->ifname,
+                            r == PCAP_ERROR ? pcap_geterr(pl->p)
+                                            : pcap_statustostr(r));
     /* A truncated frame would be misread as a shorter one. */
     if (h->caplen < h->len || h->caplen > cap)
       continue;
@@ -263,8 +260,8 @@ static int pcap_link_send(struct weir_link *l, const uint8_t *buf, size_t len)
   err = errno;
   if (err == EAGAIN || err == EWOULDBLOCK)
     return 0;
-  return fail(l, err > 0 ? -err : -EIO, "%s: %s", l->ifname,
-              pcap_geterr(pl->p));
+  return weir_link_fail(l, err > 0 ? -err : -EIO, "%s: %s", l->ifname,
+                        pcap_geterr(pl->p));
 }
 
 const struct weir_link_ops weir_link_pcap = {

@@ -130,20 +130,6 @@ struct raw {
   size_t txq_len;
 };
 
-static int fail(struct weir_link *l, int err, const char *fmt, ...)
-{
-  va_list ap;
-  int n;
-
-  n = snprintf(l->err, sizeof(l->err), "%s: ", l->ops->name);
-  if (n < 0 || (size_t)n >= sizeof(l->err))
-    n = 0;
-  va_start(ap, fmt);
-  vsnprintf(l->err + n, sizeof(l->err) - (size_t)n, fmt, ap);
-  va_end(ap);
-  return err;
-}
-
 static uint16_t get16(const uint8_t *p)
 {
   return (uint16_t)(p[0] << 8 | p[1]);
@@ -470,18 +456,18 @@ static int poll_set(struct weir_link *l)
 
   r->bell = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   if (r->bell < 0)
-    return fail(l, -errno, "eventfd: %s", strerror(errno));
+    return weir_link_fail(l, -errno, "eventfd: %s", strerror(errno));
   r->ep = epoll_create1(EPOLL_CLOEXEC);
   if (r->ep < 0)
-    return fail(l, -errno, "epoll_create1: %s", strerror(errno));
+    return weir_link_fail(l, -errno, "epoll_create1: %s", strerror(errno));
   memset(&ev, 0, sizeof(ev));
   ev.events = EPOLLIN;
   ev.data.fd = r->sock;
   if (epoll_ctl(r->ep, EPOLL_CTL_ADD, r->sock, &ev) < 0)
-    return fail(l, -errno, "epoll_ctl: %s", strerror(errno));
+    return weir_link_fail(l, -errno, "epoll_ctl: %s", strerror(errno));
   ev.data.fd = r->bell;
   if (epoll_ctl(r->ep, EPOLL_CTL_ADD, r->bell, &ev) < 0)
-    return fail(l, -errno, "epoll_ctl: %s", strerror(errno));
+    return weir_link_fail(l, -errno, "epoll_ctl: %s", strerror(errno));
   l->fd = r->ep;
   return 0;
 }
@@ -498,81 +484,89 @@ static int raw_open(struct weir_link *l, const struct weir_link_params *p)
 
   /* The apps' default name is a tun/tap pattern, not an interface. */
   if (!name[0] || strchr(name, '%'))
-    return fail(l, -EINVAL, "name an existing Ethernet interface with --if");
+    return weir_link_fail(l, -EINVAL,
+                          "name an existing Ethernet interface with --if");
   if (strlen(name) >= sizeof(ifr.ifr_name))
-    return fail(l, -EINVAL, "interface name '%s' is longer than %zu bytes",
-                name, sizeof(ifr.ifr_name) - 1);
+    return weir_link_fail(l, -EINVAL,
+                          "interface name '%s' is longer than %zu bytes", name,
+                          sizeof(ifr.ifr_name) - 1);
   /* An existing interface is weir's to share, not to configure. */
   if (p->kernel_ip)
-    return fail(l, -EINVAL,
-                "%s exists already: give the kernel's side an address "
-                "with ip-address(8), not --kernel-ip",
-                name);
+    return weir_link_fail(
+        l, -EINVAL,
+        "%s exists already: give the kernel's side an address "
+        "with ip-address(8), not --kernel-ip",
+        name);
   memcpy(l->ifname, name, strlen(name) + 1);
 
   r = calloc(1, sizeof(*r));
   if (!r)
-    return fail(l, -ENOMEM, "out of memory");
+    return weir_link_fail(l, -ENOMEM, "out of memory");
   r->sock = r->bell = r->ep = -1;
   l->state = r;
   r->ifindex = (int)if_nametoindex(name);
   if (r->ifindex == 0)
-    return fail(l, -ENODEV, "no interface '%s'", name);
+    return weir_link_fail(l, -ENODEV, "no interface '%s'", name);
 
   /* Protocol 0: no frame is queued until bind(), after the options and
    * the filter are in place. */
   fd = socket(AF_PACKET, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0)
-    return fail(l, -errno, "cannot open a packet socket: %s%s", strerror(errno),
-                errno == EPERM || errno == EACCES
-                    ? " (run as root or with CAP_NET_RAW)"
-                    : "");
+    return weir_link_fail(
+        l, -errno, "cannot open a packet socket: %s%s", strerror(errno),
+        errno == EPERM || errno == EACCES ? " (run as root or with CAP_NET_RAW)"
+                                          : "");
   r->sock = fd;
 
   memset(&ifr, 0, sizeof(ifr));
   memcpy(ifr.ifr_name, name, strlen(name));
   if (ioctl(fd, SIOCGIFHWADDR, &ifr) < 0)
-    return fail(l, -errno, "%s: cannot read its address: %s", name,
-                strerror(errno));
+    return weir_link_fail(l, -errno, "%s: cannot read its address: %s", name,
+                          strerror(errno));
   if (ifr.ifr_hwaddr.sa_family != ARPHRD_ETHER)
-    return fail(l, -EINVAL, "%s is not an Ethernet interface (type %u)", name,
-                (unsigned)ifr.ifr_hwaddr.sa_family);
+    return weir_link_fail(l, -EINVAL,
+                          "%s is not an Ethernet interface (type %u)", name,
+                          (unsigned)ifr.ifr_hwaddr.sa_family);
   memcpy(r->if_mac, ifr.ifr_hwaddr.sa_data, 6);
   if (ioctl(fd, SIOCGIFFLAGS, &ifr) < 0)
-    return fail(l, -errno, "%s: cannot read its flags: %s", name,
-                strerror(errno));
+    return weir_link_fail(l, -errno, "%s: cannot read its flags: %s", name,
+                          strerror(errno));
   if (!(ifr.ifr_flags & IFF_UP))
-    return fail(l, -ENETDOWN, "%s is down (ip link set %s up)", name, name);
+    return weir_link_fail(l, -ENETDOWN, "%s is down (ip link set %s up)", name,
+                          name);
   if (ioctl(fd, SIOCGIFMTU, &ifr) < 0)
-    return fail(l, -errno, "%s: cannot read its MTU: %s", name,
-                strerror(errno));
+    return weir_link_fail(l, -errno, "%s: cannot read its MTU: %s", name,
+                          strerror(errno));
   mtu = ifr.ifr_mtu;
   /* --mtu may lower what weir sends, never raise it past the link's. */
   if (p->mtu) {
     if (p->mtu > mtu)
-      return fail(l, -EINVAL, "--mtu %u is more than %s's MTU %d",
-                  (unsigned)p->mtu, name, mtu);
+      return weir_link_fail(l, -EINVAL, "--mtu %u is more than %s's MTU %d",
+                            (unsigned)p->mtu, name, mtu);
     mtu = p->mtu;
   }
   if (mtu < 576 || mtu > 65535)
-    return fail(l, -EINVAL, "%s: MTU %d is outside 576..65535", name, mtu);
+    return weir_link_fail(l, -EINVAL, "%s: MTU %d is outside 576..65535", name,
+                          mtu);
   l->mtu = (uint16_t)mtu;
 
   if (setsockopt(fd, SOL_PACKET, PACKET_VNET_HDR, &one, sizeof(one)) < 0)
-    return fail(l, -errno, "PACKET_VNET_HDR: %s", strerror(errno));
+    return weir_link_fail(l, -errno, "PACKET_VNET_HDR: %s", strerror(errno));
   /* Older kernels lack it; the filter and recv drop those frames then. */
   setsockopt(fd, SOL_PACKET, PACKET_IGNORE_OUTGOING, &one, sizeof(one));
   if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof(size)) < 0)
     setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
   if (set_filter(l, NULL) < 0)
-    return fail(l, -errno, "cannot attach a filter: %s", strerror(errno));
+    return weir_link_fail(l, -errno, "cannot attach a filter: %s",
+                          strerror(errno));
 
   memset(&sll, 0, sizeof(sll));
   sll.sll_family = AF_PACKET;
   sll.sll_protocol = htons(ETH_P_ALL);
   sll.sll_ifindex = r->ifindex;
   if (bind(fd, (struct sockaddr *)&sll, sizeof(sll)) < 0)
-    return fail(l, -errno, "cannot bind to %s: %s", name, strerror(errno));
+    return weir_link_fail(l, -errno, "cannot bind to %s: %s", name,
+                          strerror(errno));
   return poll_set(l);
 }
 
@@ -661,11 +655,12 @@ static int queue_frame(struct weir_link *l, const uint8_t *buf, size_t len)
   struct raw_frame *f;
 
   if (r->txq_len >= RAW_TXQ_MAX)
-    return fail(l, -ENOBUFS, "%s: %d frames wait for the socket: dropped",
-                l->ifname, RAW_TXQ_MAX);
+    return weir_link_fail(l, -ENOBUFS,
+                          "%s: %d frames wait for the socket: dropped",
+                          l->ifname, RAW_TXQ_MAX);
   f = malloc(sizeof(*f) + len);
   if (!f)
-    return fail(l, -ENOMEM, "out of memory");
+    return weir_link_fail(l, -ENOMEM, "out of memory");
   f->next = NULL;
   f->len = len;
   memcpy(f->data, buf, len);
@@ -695,7 +690,7 @@ static int raw_send(struct weir_link *l, const uint8_t *buf, size_t len)
   if (rc == 0)
     return queue_frame(l, buf, len);
   if (rc < 0)
-    return fail(l, rc, "%s: send: %s", l->ifname, strerror(-rc));
+    return weir_link_fail(l, rc, "%s: send: %s", l->ifname, strerror(-rc));
   return 1;
 }
 
@@ -741,7 +736,8 @@ static int raw_send_many(struct weir_link *l, const uint8_t *const *bufs,
         return i > 0 ? i : -ENOBUFS;
     return n;
   }
-  return fail(l, -errno, "%s: sendmmsg: %s", l->ifname, strerror(errno));
+  return weir_link_fail(l, -errno, "%s: sendmmsg: %s", l->ifname,
+                        strerror(errno));
 }
 
 /* ------------------------------------------------------------ receive */
@@ -777,7 +773,8 @@ static long recv_one(struct weir_link *l, uint8_t *buf, size_t cap)
         continue;
       if (errno == EAGAIN || errno == EWOULDBLOCK)
         return 0;
-      return fail(l, -errno, "%s: recvmsg: %s", l->ifname, strerror(errno));
+      return weir_link_fail(l, -errno, "%s: recvmsg: %s", l->ifname,
+                            strerror(errno));
     }
     if ((size_t)n < VNET_HLEN)
       continue;
@@ -839,7 +836,8 @@ static int recv_batch(struct weir_link *l, uint8_t *const *bufs,
   if (got < 0) {
     if (errno == EAGAIN || errno == EWOULDBLOCK || k > 0)
       return k;
-    return fail(l, -errno, "%s: recvmmsg: %s", l->ifname, strerror(errno));
+    return weir_link_fail(l, -errno, "%s: recvmmsg: %s", l->ifname,
+                          strerror(errno));
   }
   /* Frames dropped or held leave gaps; the ones ready close up behind.
    * Once a super-frame is held, the frames behind it are held too. */

@@ -23,20 +23,6 @@
 
 static const char tun_path[] = "/dev/net/tun";
 
-static int fail(struct weir_link *l, int err, const char *fmt, ...)
-{
-  va_list ap;
-  int n;
-
-  n = snprintf(l->err, sizeof(l->err), "%s: ", l->ops->name);
-  if (n < 0 || (size_t)n >= sizeof(l->err))
-    n = 0;
-  va_start(ap, fmt);
-  vsnprintf(l->err + n, sizeof(l->err) - (size_t)n, fmt, ap);
-  va_end(ap);
-  return err;
-}
-
 /* The kernel's own names are as good as any, except for the failures a
  * user can fix; those get a hint. */
 static const char *open_hint(int err)
@@ -88,7 +74,7 @@ static int configure(struct weir_link *l, const struct weir_link_params *p)
 
   s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
   if (s < 0)
-    return fail(l, -errno, "socket: %s", strerror(errno));
+    return weir_link_fail(l, -errno, "socket: %s", strerror(errno));
 
   memset(&ifr, 0, sizeof(ifr));
   memcpy(ifr.ifr_name, l->ifname, sizeof(ifr.ifr_name));
@@ -96,20 +82,20 @@ static int configure(struct weir_link *l, const struct weir_link_params *p)
   if (p->mtu) {
     ifr.ifr_mtu = p->mtu;
     if (ioctl(s, SIOCSIFMTU, &ifr) < 0) {
-      err = fail(l, -errno, "%s: cannot set MTU %u: %s", l->ifname,
-                 (unsigned)p->mtu, strerror(errno));
+      err = weir_link_fail(l, -errno, "%s: cannot set MTU %u: %s", l->ifname,
+                           (unsigned)p->mtu, strerror(errno));
       goto out;
     }
   }
   if (ioctl(s, SIOCGIFMTU, &ifr) < 0) {
-    err =
-        fail(l, -errno, "%s: cannot read MTU: %s", l->ifname, strerror(errno));
+    err = weir_link_fail(l, -errno, "%s: cannot read MTU: %s", l->ifname,
+                         strerror(errno));
     goto out;
   }
   /* weir's core refuses MTUs below IPv4's minimum; so must we. */
   if (ifr.ifr_mtu < 576 || ifr.ifr_mtu > 65535) {
-    err = fail(l, -EINVAL, "%s: MTU %d is outside 576..65535", l->ifname,
-               ifr.ifr_mtu);
+    err = weir_link_fail(l, -EINVAL, "%s: MTU %d is outside 576..65535",
+                         l->ifname, ifr.ifr_mtu);
     goto out;
   }
   l->mtu = (uint16_t)ifr.ifr_mtu;
@@ -120,30 +106,31 @@ static int configure(struct weir_link *l, const struct weir_link_params *p)
     inet_ntop(AF_INET, &a, ip, sizeof(ip));
     set_sin(&ifr.ifr_addr, p->kernel_ip);
     if (ioctl(s, SIOCSIFADDR, &ifr) < 0) {
-      err = fail(l, -errno, "%s: cannot assign %s: %s", l->ifname, ip,
-                 strerror(errno));
+      err = weir_link_fail(l, -errno, "%s: cannot assign %s: %s", l->ifname, ip,
+                           strerror(errno));
       goto out;
     }
     /* SIOCSIFADDR took a classful mask; the prefix comes second. The
      * kernel then recomputes the broadcast address for tap. */
     set_sin(&ifr.ifr_netmask, weir_ipv4_netmask(p->kernel_prefix));
     if (ioctl(s, SIOCSIFNETMASK, &ifr) < 0) {
-      err = fail(l, -errno, "%s: cannot set netmask /%u: %s", l->ifname,
-                 (unsigned)p->kernel_prefix, strerror(errno));
+      err =
+          weir_link_fail(l, -errno, "%s: cannot set netmask /%u: %s", l->ifname,
+                         (unsigned)p->kernel_prefix, strerror(errno));
       goto out;
     }
   }
 
   if (ioctl(s, SIOCGIFFLAGS, &ifr) < 0) {
-    err = fail(l, -errno, "%s: cannot read flags: %s", l->ifname,
-               strerror(errno));
+    err = weir_link_fail(l, -errno, "%s: cannot read flags: %s", l->ifname,
+                         strerror(errno));
     goto out;
   }
   if (!(ifr.ifr_flags & IFF_UP)) {
     ifr.ifr_flags |= IFF_UP;
     if (ioctl(s, SIOCSIFFLAGS, &ifr) < 0) {
-      err = fail(l, -errno, "%s: cannot bring it up: %s", l->ifname,
-                 strerror(errno));
+      err = weir_link_fail(l, -errno, "%s: cannot bring it up: %s", l->ifname,
+                           strerror(errno));
       goto out;
     }
   }
@@ -159,18 +146,19 @@ static int tuntap_open(struct weir_link *l, const struct weir_link_params *p)
   int fd;
 
   if (strlen(name) >= sizeof(ifr.ifr_name))
-    return fail(l, -EINVAL, "device name '%s' is longer than %zu bytes", name,
-                sizeof(ifr.ifr_name) - 1);
+    return weir_link_fail(l, -EINVAL,
+                          "device name '%s' is longer than %zu bytes", name,
+                          sizeof(ifr.ifr_name) - 1);
   /* TUNSETIFF creates whatever is missing; without `create` that would
    * hide a typo behind a fresh, unconfigured device. */
   if (!p->create && if_nametoindex(name) == 0)
-    return fail(l, -ENODEV, "no device '%s' (create it, or let weir do so)",
-                name);
+    return weir_link_fail(
+        l, -ENODEV, "no device '%s' (create it, or let weir do so)", name);
 
   fd = open(tun_path, O_RDWR | O_NONBLOCK | O_CLOEXEC);
   if (fd < 0)
-    return fail(l, -errno, "cannot open %s: %s%s", tun_path, strerror(errno),
-                open_hint(errno));
+    return weir_link_fail(l, -errno, "cannot open %s: %s%s", tun_path,
+                          strerror(errno), open_hint(errno));
   l->fd = fd;
 
   memset(&ifr, 0, sizeof(ifr));
@@ -180,8 +168,8 @@ static int tuntap_open(struct weir_link *l, const struct weir_link_params *p)
       (short)(IFF_NO_PI | (l->ops->type == WEIR_LINK_IP ? IFF_TUN : IFF_TAP));
   memcpy(ifr.ifr_name, name, strlen(name));
   if (ioctl(fd, TUNSETIFF, &ifr) < 0)
-    return fail(l, -errno, "cannot attach '%s': %s%s", name, strerror(errno),
-                setiff_hint(errno));
+    return weir_link_fail(l, -errno, "cannot attach '%s': %s%s", name,
+                          strerror(errno), setiff_hint(errno));
   memcpy(l->ifname, ifr.ifr_name, sizeof(l->ifname));
   l->ifname[sizeof(l->ifname) - 1] = '\0';
 
@@ -208,7 +196,7 @@ static long tuntap_recv(struct weir_link *l, uint8_t *buf, size_t cap)
     return (long)n;
   if (errno == EAGAIN || errno == EWOULDBLOCK)
     return 0;
-  return fail(l, -errno, "read: %s", strerror(errno));
+  return weir_link_fail(l, -errno, "read: %s", strerror(errno));
 }
 
 static int tuntap_send(struct weir_link *l, const uint8_t *buf, size_t len)
@@ -222,7 +210,7 @@ static int tuntap_send(struct weir_link *l, const uint8_t *buf, size_t len)
     return 1; /* a tun write takes the whole frame or none of it */
   if (errno == EAGAIN || errno == EWOULDBLOCK)
     return 0;
-  return fail(l, -errno, "write: %s", strerror(errno));
+  return weir_link_fail(l, -errno, "write: %s", strerror(errno));
 }
 
 const struct weir_link_ops weir_link_tun = {
