@@ -375,6 +375,8 @@ static int ack_in(struct weir_stack *s, struct weir__tcb *t,
         if (!t->sack_ok)
           t->cwnd += t->snd_mss; /* RFC 6582 3.2 step 4 */
         weir__tcp_want_output(s, t);
+      } else if (t->dupacks < 3) {
+        weir__tcp_want_output(s, t); /* Limited Transmit (output.c) */
       }
     }
   }

@@ -284,7 +284,13 @@ static int decide(struct weir_stack *s, struct weir__tcb *t, struct plan *p,
       wnd = 0;
     room = room < wnd ? room : wnd;
   } else {
-    wnd = t->snd_wnd < t->cwnd ? t->snd_wnd : t->cwnd;
+    /* Limited Transmit (RFC 3042): each of the first two duplicate ACKs
+     * lets one new segment beyond cwnd go, so that a small flight still
+     * draws the third duplicate ACK instead of waiting for a timeout. */
+    uint32_t cw = t->cwnd;
+    if (!t->in_recovery && t->dupacks > 0 && t->dupacks < 3)
+      cw += t->dupacks * t->snd_mss;
+    wnd = t->snd_wnd < cw ? t->snd_wnd : cw;
     room = seq_lt(t->snd_nxt, t->snd_una + wnd) ? t->snd_una + wnd - t->snd_nxt
                                                 : 0;
   }
