@@ -282,7 +282,7 @@ static void enter_recovery(struct weir_stack *s, struct weir__tcb *t,
   t->in_recovery = 1;
   t->recover = t->snd_max;
   t->high_rxt = t->snd_una;
-  t->rtx_pending = 1;
+  t->rtx_pending = WEIR__PEND_FAST_RTX;
   t->rtt_start = 0;
   /* NewReno (RFC 6582 3.2 step 2): inflate by the three segments that
    * left the network. With SACK the pipe does this accounting. */
@@ -336,7 +336,7 @@ static int ack_in(struct weir_stack *s, struct weir__tcb *t,
       } else if (!t->sack_ok) {
         /* Partial ACK (RFC 6582 3.2 step 5): resend the next hole at
          * once, deflate by what was acknowledged, add one back. */
-        t->rtx_pending = 1;
+        t->rtx_pending = WEIR__PEND_FAST_RTX;
         t->cwnd = t->cwnd > data ? t->cwnd - data : 0;
         t->cwnd += t->snd_mss;
       }
@@ -471,30 +471,10 @@ static void text_in(struct weir_stack *s, struct weir__tcb *t,
   if (off > 0) {
     weir__ring_write(&t->rcv, t->rcv.len + off, data, len);
     weir__range_add(t->ooo, &t->nooo, WEIR__OOO_MAX, seq, seq + len, &slot);
-    if (slot < 0) {
+    if (slot < 0)
       WEIR__COUNT(s, DROP_TCP_OOO_FULL);
-    } else {
-      /* Most recent first (RFC 2018 4). Indexes shift as ranges merge,
-       * so rebuild the order: this range, then the rest as they were. */
-      uint8_t order[WEIR__OOO_MAX], n = 0;
-      order[n++] = (uint8_t)slot;
-      for (int i = 0; i < t->nooo && n < t->nooo; i++)
-        if (t->ooo_recent[i] != slot && t->ooo_recent[i] < t->nooo) {
-          int dup = 0;
-          for (int j = 0; j < n; j++)
-            dup |= order[j] == t->ooo_recent[i];
-          if (!dup)
-            order[n++] = t->ooo_recent[i];
-        }
-      for (int i = 0; i < t->nooo; i++) {
-        int seen = 0;
-        for (int j = 0; j < n; j++)
-          seen |= order[j] == i;
-        if (!seen && n < t->nooo)
-          order[n++] = (uint8_t)i;
-      }
-      memcpy(t->ooo_recent, order, n);
-    }
+    else
+      t->ooo[slot].stamp = ++t->ooo_clock; /* for SACK's order */
     /* RFC 5681 4.2: each out-of-order segment is acknowledged at once,
      * even when several arrive before the next weir_output. */
     t->ack_now = 1;
@@ -520,13 +500,6 @@ static void text_in(struct weir_stack *s, struct weir__tcb *t,
     if (k) {
       memmove(t->ooo, t->ooo + k, (t->nooo - k) * sizeof(t->ooo[0]));
       t->nooo = (uint8_t)(t->nooo - k);
-      /* Remap the recency order onto the remaining ranges. */
-      {
-        uint8_t n = 0;
-        for (int i = 0; i < t->nooo + k; i++)
-          if (t->ooo_recent[i] >= k && n < t->nooo)
-            t->ooo_recent[n++] = (uint8_t)(t->ooo_recent[i] - k);
-      }
     }
     t->ack_now = 1;
     weir__tcp_want_output(s, t);

@@ -174,9 +174,17 @@ static uint32_t data_end(const struct weir__tcb *t)
   return t->fin_sent ? t->fin_seq : t->snd_una + t->snd.len;
 }
 
-/* Decides what t sends now. Returns 0 if nothing. */
-static int decide(struct weir_stack *s, struct weir__tcb *t, struct plan *p,
-                  uint64_t now)
+/* What decide() chose. */
+enum seg_kind {
+  SEG_NONE = 0, /* nothing to send */
+  SEG_NEW,      /* new data, a control segment or an ACK */
+  SEG_RESEND,   /* a retransmission */
+  SEG_OWED_ACK, /* one of several duplicate ACKs owed; more may follow */
+};
+
+/* Decides what t sends now. */
+static enum seg_kind decide(struct weir_stack *s, struct weir__tcb *t,
+                            struct plan *p, uint64_t now)
 {
   uint32_t end, avail, wnd, room, len;
   int fin_ok;
@@ -185,29 +193,29 @@ static int decide(struct weir_stack *s, struct weir__tcb *t, struct plan *p,
   if (t->send_rst) {
     p->seq = t->snd_nxt;
     p->flags = WEIR_TCP_RST | WEIR_TCP_ACK;
-    return 1;
+    return SEG_NEW;
   }
   if (t->state == WEIR_TCP_SYN_SENT || t->state == WEIR_TCP_SYN_RECEIVED) {
     if (t->snd_nxt != t->iss) {
       /* The SYN is out; only an ACK may be owed (a challenge ACK). */
       if (!t->ack_now || t->state != WEIR_TCP_SYN_RECEIVED)
-        return 0;
+        return SEG_NONE;
       p->seq = t->snd_nxt;
       p->flags = WEIR_TCP_ACK;
-      return 1;
+      return SEG_NEW;
     }
     p->seq = t->iss;
     p->flags = t->state == WEIR_TCP_SYN_SENT ? WEIR_TCP_SYN
                                              : WEIR_TCP_SYN | WEIR_TCP_ACK;
     p->syn_opts = 1;
-    return 1;
+    return SEG_NEW;
   }
   if (t->state == WEIR_TCP_TIME_WAIT || t->state == WEIR_TCP_CLOSED) {
     if (!t->ack_now)
-      return 0;
+      return SEG_NONE;
     p->seq = t->snd_nxt;
     p->flags = WEIR_TCP_ACK;
-    return 1;
+    return SEG_NEW;
   }
 
   end = data_end(t);
@@ -219,20 +227,20 @@ static int decide(struct weir_stack *s, struct weir__tcb *t, struct plan *p,
     t->dupacks_owed--;
     p->seq = t->snd_nxt;
     p->flags = WEIR_TCP_ACK;
-    return 3;
+    return SEG_OWED_ACK;
   }
 
   /* A keepalive probe: an old sequence number draws an ACK. */
-  if (t->rtx_pending == 3) {
-    t->rtx_pending = 0;
+  if (t->rtx_pending == WEIR__PEND_KEEPALIVE) {
+    t->rtx_pending = WEIR__PEND_NONE;
     p->seq = t->snd_una - 1;
     p->flags = WEIR_TCP_ACK;
-    return 1;
+    return SEG_NEW;
   }
   /* Fast retransmit (RFC 5681 3.2, RFC 6582, RFC 6675 5 step 4): the
    * segment at SND.UNA, whatever the window. */
-  if (t->rtx_pending == 1) {
-    t->rtx_pending = 0;
+  if (t->rtx_pending == WEIR__PEND_FAST_RTX) {
+    t->rtx_pending = WEIR__PEND_NONE;
     p->seq = t->snd_una;
     len = seq_lt(t->snd_una, end) ? end - t->snd_una : 0;
     p->len = len < seg_room(t) ? len : seg_room(t);
@@ -242,7 +250,7 @@ static int decide(struct weir_stack *s, struct weir__tcb *t, struct plan *p,
     if (p->len || (p->flags & WEIR_TCP_FIN)) {
       if (t->sack_ok)
         t->high_rxt = p->seq + p->len;
-      return 2;
+      return SEG_RESEND;
     }
   }
   /* SACK recovery: resend what is lost while the pipe has room. */
@@ -255,25 +263,25 @@ static int decide(struct weir_stack *s, struct weir__tcb *t, struct plan *p,
         p->len = n < seg_room(t) ? n : seg_room(t);
         p->flags = WEIR_TCP_ACK;
         t->high_rxt = seq + p->len;
-        return 2;
+        return SEG_RESEND;
       }
     } else if (!t->ack_now) {
-      return 0;
+      return SEG_NONE;
     }
   }
 
   /* New data, or go-back-N after a timeout (snd_nxt < snd_max). */
   avail = seq_lt(t->snd_nxt, end) ? end - t->snd_nxt : 0;
-  if (t->rtx_pending == 2) {
+  if (t->rtx_pending == WEIR__PEND_WND_PROBE) {
     /* A zero-window probe: one byte past the window (RFC 9293 3.8.6.1). */
-    t->rtx_pending = 0;
+    t->rtx_pending = WEIR__PEND_NONE;
     if (seq_lt(t->snd_una, end)) {
       /* The first byte beyond what was acknowledged: the same byte again
        * if an earlier probe was not taken. */
       p->seq = t->snd_una;
       p->len = 1;
       p->flags = WEIR_TCP_ACK;
-      return seq_lt(t->snd_una, t->snd_max) ? 2 : 1;
+      return seq_lt(t->snd_una, t->snd_max) ? SEG_RESEND : SEG_NEW;
     }
   }
   if (t->in_recovery && t->sack_ok) {
@@ -319,7 +327,7 @@ static int decide(struct weir_stack *s, struct weir__tcb *t, struct plan *p,
         p->flags |= WEIR_TCP_PSH;
       else if (all)
         p->flags |= WEIR_TCP_PSH;
-      return retrans ? 2 : 1;
+      return retrans ? SEG_RESEND : SEG_NEW;
     }
   }
   /* A FIN alone, once the data before it is sent; or again, after a
@@ -327,7 +335,7 @@ static int decide(struct weir_stack *s, struct weir__tcb *t, struct plan *p,
   if (fin_ok && t->snd_nxt == end && seq_lt(t->snd_una, end + 1)) {
     p->seq = end;
     p->flags = WEIR_TCP_FIN | WEIR_TCP_ACK;
-    return t->fin_sent ? 2 : 1;
+    return t->fin_sent ? SEG_RESEND : SEG_NEW;
   }
   /* Data waits on a closed window: the persist timer will probe. */
   if (avail && t->snd_wnd == 0 && t->snd_nxt == t->snd_una && !t->t_rtx) {
@@ -337,9 +345,9 @@ static int decide(struct weir_stack *s, struct weir__tcb *t, struct plan *p,
   if (t->ack_now) {
     p->seq = t->snd_nxt;
     p->flags = WEIR_TCP_ACK;
-    return 1;
+    return SEG_NEW;
   }
-  return 0;
+  return SEG_NONE;
 }
 
 /* The options of a segment (RFC 9293 3.2, 7323, 2018). */
@@ -366,8 +374,13 @@ static void options(const struct weir_stack *s, const struct weir__tcb *t,
    * then the others by recency; 3 fit beside a timestamp, 4 without. */
   if (!p->syn_opts && t->sack_ok && t->nooo && !(p->flags & WEIR_TCP_RST)) {
     int max = o->has_ts ? 3 : 4;
-    for (int i = 0; i < t->nooo && o->nsack < max; i++) {
-      const struct weir__range *r = &t->ooo[t->ooo_recent[i]];
+    uint32_t below = UINT32_MAX; /* stamps are distinct: take them down */
+    while (o->nsack < max && o->nsack < t->nooo) {
+      const struct weir__range *r = NULL;
+      for (int i = 0; i < t->nooo; i++)
+        if (t->ooo[i].stamp < below && (!r || t->ooo[i].stamp > r->stamp))
+          r = &t->ooo[i];
+      below = r->stamp;
       o->sack[o->nsack].left = r->left;
       o->sack[o->nsack].right = r->right;
       o->nsack++;
@@ -419,7 +432,7 @@ static size_t build(struct weir_stack *s, struct weir__tcb *t,
 
 /* Bookkeeping once a segment of plan p is on its way. */
 static void sent(struct weir_stack *s, struct weir__tcb *t,
-                 const struct plan *p, int kind, uint64_t now)
+                 const struct plan *p, enum seg_kind kind, uint64_t now)
 {
   uint32_t seqlen = p->len + ((p->flags & WEIR_TCP_SYN) ? 1 : 0) +
                     ((p->flags & WEIR_TCP_FIN) ? 1 : 0);
@@ -435,10 +448,10 @@ static void sent(struct weir_stack *s, struct weir__tcb *t,
       seq_gt(p->seq + p->len, t->snd_sml))
     t->snd_sml = p->seq + p->len; /* (a window probe is not a write) */
   if (p->flags & WEIR_TCP_ACK) {
-    t->ack_now = kind == 3; /* more owed ACKs keep the flag */
+    t->ack_now = kind == SEG_OWED_ACK; /* more owed ACKs keep the flag */
     t->t_delack = 0;
     t->last_ack_sent = t->rcv_nxt;
-    if (kind != 3)
+    if (kind != SEG_OWED_ACK)
       t->dupacks_owed = 0;
   }
   if (p->flags & WEIR_TCP_RST) {
@@ -447,7 +460,7 @@ static void sent(struct weir_stack *s, struct weir__tcb *t,
   }
   if (!seqlen)
     return;
-  if (kind == 2 || seq_lt(p->seq, t->snd_max)) {
+  if (kind == SEG_RESEND || seq_lt(p->seq, t->snd_max)) {
     WEIR__COUNT(s, TCP_RETRANSMITS);
     t->stats.retransmits++;
     if (t->rtt_start && seq_leq(p->seq, t->rtt_seq))
@@ -481,7 +494,8 @@ static size_t dispatch(struct weir_stack *s, struct weir__tcb *t, uint8_t *buf,
                        size_t cap, uint64_t now)
 {
   struct plan p;
-  int kind = decide(s, t, &p, now), lh;
+  enum seg_kind kind = decide(s, t, &p, now);
+  int lh;
   size_t n;
 
   if (!kind) {

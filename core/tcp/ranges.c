@@ -40,6 +40,7 @@ uint32_t weir__range_add(struct weir__range *v, uint8_t *n, uint8_t max,
   memmove(&v[i + 1], &v[i], (*n - i) * sizeof(*v));
   v[i].left = left;
   v[i].right = right;
+  v[i].stamp = 0;
   (*n)++;
   *slot = (int)i;
   return added;

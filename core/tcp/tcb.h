@@ -39,6 +39,7 @@ static inline uint32_t seq_min(uint32_t a, uint32_t b)
 /* A range of sequence space [left, right). */
 struct weir__range {
   uint32_t left, right;
+  uint32_t stamp; /* out-of-order data: when last added to (SACK order) */
 };
 
 /* Out-of-order data held (RFC 2018 receiver) and SACKed data seen (RFC 6675
@@ -47,6 +48,14 @@ struct weir__range {
 #define WEIR__SACK_MAX 16
 
 struct weir__tcb;
+
+/* A segment a timer or an ACK asked for, sent at the next output. */
+enum weir__pending {
+  WEIR__PEND_NONE = 0,
+  WEIR__PEND_FAST_RTX = 1,  /* resend SND.UNA's segment (fast retransmit) */
+  WEIR__PEND_WND_PROBE = 2, /* a zero-window probe (persist timer) */
+  WEIR__PEND_KEEPALIVE = 3, /* a keepalive probe */
+};
 
 /* A congestion control algorithm: what it does on four events. */
 struct weir__cc_ops {
@@ -73,7 +82,7 @@ struct weir__tcb {
   uint8_t ts_ok, sack_ok, ws_ok;
   uint8_t snd_wscale, rcv_wscale;
   uint8_t in_recovery; /* fast recovery (NewReno or SACK) */
-  uint8_t rtx_pending; /* NewReno: retransmit SND.UNA's segment */
+  uint8_t rtx_pending; /* enum weir__pending: a segment owed out of turn */
   uint8_t dupacks;
   uint8_t backoff;      /* RTO doublings so far */
   uint8_t persist;      /* the rtx timer is the persist timer */
@@ -113,7 +122,7 @@ struct weir__tcb {
   struct weir__ring rcv;
   struct weir__range ooo[WEIR__OOO_MAX];
   uint8_t nooo;
-  uint8_t ooo_recent[WEIR__OOO_MAX]; /* ooo indexes, most recent first */
+  uint32_t ooo_clock; /* stamps for ooo[].stamp */
 
   /* SACK scoreboard (sender side). */
   struct weir__range sacked[WEIR__SACK_MAX];

@@ -105,7 +105,7 @@ static void rtx_timeout(struct weir_stack *s, struct weir__tcb *t, uint64_t now)
     if (t->backoff < 30)
       t->backoff++;
     t->ack_now = 1;
-    t->rtx_pending = 2; /* a window probe */
+    t->rtx_pending = WEIR__PEND_WND_PROBE;
     weir__tcp_start_rtx(s, t, now);
     weir__tcp_want_output(s, t);
     return;
@@ -159,7 +159,7 @@ static void keepalive_timeout(struct weir_stack *s, struct weir__tcb *t,
   /* RFC 1122 4.2.3.6: a segment with SEG.SEQ = SND.NXT - 1 and no data
    * draws an ACK from a live peer. */
   t->keep_probes++;
-  t->rtx_pending = 3;
+  t->rtx_pending = WEIR__PEND_KEEPALIVE;
   weir__tcp_want_output(s, t);
   t->t_keep = now + t->keep_intvl;
 }
