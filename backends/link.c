@@ -1,5 +1,6 @@
 /* What every link backend shares: finding one by name, opening and
  * closing through its table. */
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -68,4 +69,22 @@ int weir_link_fail(struct weir_link *l, int err, const char *fmt, ...)
   vsnprintf(l->err + n, sizeof(l->err) - (size_t)n, fmt, ap);
   va_end(ap);
   return err;
+}
+
+int weir_link_set_mtu(struct weir_link *l, const char *name, int dev_mtu,
+                      uint16_t want)
+{
+  int mtu = dev_mtu;
+  /* --mtu may lower what weir sends, never raise it past the link's. */
+  if (want) {
+    if (want > mtu)
+      return weir_link_fail(l, -EINVAL, "--mtu %u is more than %s's MTU %d",
+                            (unsigned)want, name, mtu);
+    mtu = want;
+  }
+  if (mtu < 576 || mtu > 65535)
+    return weir_link_fail(l, -EINVAL, "%s: MTU %d is outside 576..65535", name,
+                          mtu);
+  l->mtu = (uint16_t)mtu;
+  return 0;
 }

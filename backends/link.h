@@ -105,6 +105,12 @@ int weir_link_open(struct weir_link *l, const struct weir_link_ops *ops,
 int weir_link_fail(struct weir_link *l, int err, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* For backends on an existing interface: sets l->mtu to the device's
+ * MTU, or to `want` (--mtu) if given and not larger; fails with a
+ * one-line error outside 576..65535. */
+int weir_link_set_mtu(struct weir_link *l, const char *name, int dev_mtu,
+                      uint16_t want);
+
 /* Closes l (again is harmless). */
 void weir_link_close(struct weir_link *l);
 

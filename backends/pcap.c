@@ -129,16 +129,9 @@ static int pcap_link_open(struct weir_link *l, const struct weir_link_params *p)
   r = inspect(l, name, &mtu);
   if (r < 0)
     return r;
-  if (p->mtu) {
-    if (p->mtu > mtu)
-      return weir_link_fail(l, -EINVAL, "--mtu %u is more than %s's MTU %d",
-                            (unsigned)p->mtu, name, mtu);
-    mtu = p->mtu;
-  }
-  if (mtu < 576 || mtu > 65535)
-    return weir_link_fail(l, -EINVAL, "%s: MTU %d is outside 576..65535", name,
-                          mtu);
-  l->mtu = (uint16_t)mtu;
+  r = weir_link_set_mtu(l, name, mtu, p->mtu);
+  if (r < 0)
+    return r;
 
   pl = calloc(1, sizeof(*pl));
   if (!pl)

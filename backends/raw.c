@@ -480,7 +480,7 @@ static int raw_open(struct weir_link *l, const struct weir_link_params *p)
   struct sockaddr_ll sll;
   struct ifreq ifr;
   struct raw *r;
-  int fd, one = 1, size = RAW_RCVBUF, mtu;
+  int fd, one = 1, size = RAW_RCVBUF, mtu, err;
 
   /* The apps' default name is a tun/tap pattern, not an interface. */
   if (!name[0] || strchr(name, '%'))
@@ -538,17 +538,9 @@ static int raw_open(struct weir_link *l, const struct weir_link_params *p)
     return weir_link_fail(l, -errno, "%s: cannot read its MTU: %s", name,
                           strerror(errno));
   mtu = ifr.ifr_mtu;
-  /* --mtu may lower what weir sends, never raise it past the link's. */
-  if (p->mtu) {
-    if (p->mtu > mtu)
-      return weir_link_fail(l, -EINVAL, "--mtu %u is more than %s's MTU %d",
-                            (unsigned)p->mtu, name, mtu);
-    mtu = p->mtu;
-  }
-  if (mtu < 576 || mtu > 65535)
-    return weir_link_fail(l, -EINVAL, "%s: MTU %d is outside 576..65535", name,
-                          mtu);
-  l->mtu = (uint16_t)mtu;
+  err = weir_link_set_mtu(l, name, mtu, p->mtu);
+  if (err < 0)
+    return err;
 
   if (setsockopt(fd, SOL_PACKET, PACKET_VNET_HDR, &one, sizeof(one)) < 0)
     return weir_link_fail(l, -errno, "PACKET_VNET_HDR: %s", strerror(errno));
