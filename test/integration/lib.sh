@@ -72,12 +72,17 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-# Skips unless we can make namespaces and tun/tap devices.
+# need_root [packet]: skips unless we can make namespaces and tun/tap
+# devices (or, with `packet`, packet sockets on veth pairs: no tun needed).
+# shellcheck disable=SC2120 # veth_suite.sh passes `packet`
 need_root() {
-  local c
-  [ "$(id -u)" -eq 0 ] || skip "needs root (network namespaces, /dev/net/tun)"
-  [ -c /dev/net/tun ] || skip "no /dev/net/tun (modprobe tun)"
-  for c in ip socat ping sha256sum timeout; do
+  local c what="network namespaces, /dev/net/tun"
+  [ "${1:-}" = packet ] && what="network namespaces, packet sockets"
+  [ "$(id -u)" -eq 0 ] || skip "needs root ($what)"
+  if [ "${1:-}" != packet ]; then
+    [ -c /dev/net/tun ] || skip "no /dev/net/tun (modprobe tun)"
+  fi
+  for c in ip socat ping sha256sum timeout ss; do
     command -v "$c" >/dev/null || skip "missing $c (run ci/deps.sh)"
   done
   if [ ! -x "$BUILD/echoserver" ] || [ ! -x "$BUILD/echoclient" ]; then

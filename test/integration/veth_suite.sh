@@ -11,21 +11,6 @@
 #
 # shellcheck shell=bash
 
-# Skips unless we can make namespaces and veth pairs and have the tools.
-need_veth_root() {
-  local c
-  [ "$(id -u)" -eq 0 ] || skip "needs root (network namespaces, packet sockets)"
-  for c in ip socat ping sha256sum timeout ss; do
-    command -v "$c" >/dev/null || skip "missing $c (run ci/deps.sh)"
-  done
-  if [ ! -x "$BUILD/echoserver" ] || [ ! -x "$BUILD/echoclient" ]; then
-    fail "no $BUILD/echoserver or echoclient: run make first"
-  fi
-  ip netns add "weir-probe-$$" 2>/dev/null ||
-    skip "cannot create network namespaces here"
-  ip netns del "weir-probe-$$"
-}
-
 # open_fails WHAT EXPECT CMD...: CMD must exit non-zero with exactly one
 # line on stderr that contains EXPECT.
 open_fails() {
@@ -48,7 +33,7 @@ run_veth_tcp_suite() {
   local big=$((16 * 1024 * 1024))
   local common=(--backend "$backend" --if veth-b --ip "$weir/24" --mac "$mac")
 
-  need_veth_root
+  need_root packet
   if [ "$backend" = pcap ]; then
     command -v ethtool >/dev/null ||
       skip "missing ethtool (pcap needs the Linux peer's checksum" \
