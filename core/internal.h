@@ -124,6 +124,17 @@ void weir__ring_read(const struct weir__ring *r, uint32_t at, uint8_t *dst,
 /* Drops n bytes from the head. */
 void weir__ring_consume(struct weir__ring *r, uint32_t n);
 
+/* Numbered slots, lowest free first (slots.c). */
+struct weir__slots {
+  uint64_t *bits; /* taken */
+  uint32_t n;
+  uint32_t low; /* no word below this one has a free bit */
+};
+int weir__slots_init(struct weir_stack *s, struct weir__slots *m, uint32_t n);
+void weir__slots_free(struct weir_stack *s, struct weir__slots *m);
+uint32_t weir__slot_take(struct weir__slots *m); /* WEIR__NONE if full */
+void weir__slot_put(struct weir__slots *m, uint32_t i);
+
 struct weir__sock {
   uint8_t type;
   uint8_t on_evq;        /* on the event queue */
@@ -132,14 +143,14 @@ struct weir__sock {
   uint32_t ev_next;      /* event queue link */
   uint32_t wr_next;      /* list of sockets waiting for a free slot */
   uint32_t port_next;    /* port hash chain */
-  uint16_t lport;        /* bound local port, 0 if none */
+  uint16_t lport;        /* bound local port (UDP, TCP listener or
+                            weir_tcp_bind), 0 if none */
   int err;               /* pending error for weir_sock_error */
   uint32_t err_addr;
   uint16_t err_port;
   struct weir__ring rx;       /* UDP: records of (addr, port, len, data) */
   struct weir__tcb *tcb;      /* TCP: the connection, or NULL */
   struct weir__listener *lst; /* TCP listener */
-  uint16_t tcp_bind_port;     /* TCP: weir_tcp_bind before connect */
 };
 
 /* ------------------------------------------------------- a received IP */
@@ -178,6 +189,7 @@ struct weir_stack {
   uint64_t icmp_last;
 
   struct weir__sock *socks;
+  struct weir__slots sock_slots;
   uint32_t *port_hash;
   uint32_t port_hmask;
   uint32_t evq_head, evq_tail;
@@ -186,9 +198,10 @@ struct weir_stack {
 
   /* TCP */
   struct weir__tcb **tcbs; /* by id; NULL when free */
-  uint32_t tcb_count, tcb_free_hint;
+  struct weir__slots tcb_slots;
+  uint32_t tcb_count;
   struct weir__tcb **tcp_hash;
-  uint32_t tcp_hmask;
+  uint32_t tcp_hmask, tcp_hkey;
   struct weir__tcb *tx_head, *tx_tail; /* connections with output */
   uint32_t tcp_port_seq;               /* RFC 6056 algorithm 3's counter */
   uint64_t challenge_window, challenge_count; /* global challenge-ACK cap */
@@ -273,6 +286,7 @@ void weir__udp_icmp_error(struct weir_stack *s, int err, uint16_t sport,
                           uint32_t dst, uint16_t dport);
 void weir__sock_free_all(struct weir_stack *s);
 int weir__sock_alloc(struct weir_stack *s, uint8_t type);
+void weir__sock_put(struct weir_stack *s, uint32_t k);
 uint32_t weir__port_lookup(const struct weir_stack *s, uint8_t type,
                            uint16_t port);
 void weir__port_link(struct weir_stack *s, uint32_t k, uint16_t port);

@@ -21,7 +21,7 @@ int weir__udp_init(struct weir_stack *s)
   s->port_hmask = buckets - 1;
   s->socks = weir__alloc(s, (size_t)n * sizeof(*s->socks));
   s->port_hash = weir__alloc(s, (size_t)buckets * sizeof(*s->port_hash));
-  if (!s->socks || !s->port_hash)
+  if (!s->socks || !s->port_hash || weir__slots_init(s, &s->sock_slots, n) != 0)
     return WEIR_ENOMEM;
   for (uint32_t i = 0; i < buckets; i++)
     s->port_hash[i] = WEIR__NONE;
@@ -83,12 +83,9 @@ static struct weir__sock *get_udp(const struct weir_stack *s, int sock)
 /* A free handle of the given type, with its fields cleared. */
 int weir__sock_alloc(struct weir_stack *s, uint8_t type)
 {
-  uint32_t k;
+  uint32_t k = weir__slot_take(&s->sock_slots);
   struct weir__sock *so;
-  for (k = 0; k < s->cfg.max_sockets; k++)
-    if (s->socks[k].type == WEIR__SOCK_FREE)
-      break;
-  if (k == s->cfg.max_sockets)
+  if (k == WEIR__NONE)
     return WEIR_EMFILE;
   so = &s->socks[k];
   {
@@ -113,7 +110,7 @@ int weir_udp_open(struct weir_stack *s)
   so = &s->socks[k];
   so->rx.buf = weir__alloc(s, s->cfg.udp_rx_bytes);
   if (!so->rx.buf) {
-    so->type = WEIR__SOCK_FREE;
+    weir__sock_put(s, (uint32_t)k);
     return WEIR_ENOMEM;
   }
   so->rx.cap = s->cfg.udp_rx_bytes;
@@ -287,8 +284,7 @@ int weir_udp_close(struct weir_stack *s, int sock)
   }
   weir__free(s, so->rx.buf);
   so->rx.buf = NULL;
-  so->type = WEIR__SOCK_FREE;
-  so->events = 0;
+  weir__sock_put(s, (uint32_t)sock);
   return 0;
 }
 
@@ -300,8 +296,18 @@ void weir__udp_icmp_error(struct weir_stack *s, int err, uint16_t sport,
     weir__sock_set_error(s, k, err, dst, dport);
 }
 
+/* Frees handle k: it may be taken again at once (its place on the event
+ * queue, if any, is kept: see weir__sock_alloc). */
+void weir__sock_put(struct weir_stack *s, uint32_t k)
+{
+  s->socks[k].type = WEIR__SOCK_FREE;
+  s->socks[k].events = 0;
+  weir__slot_put(&s->sock_slots, k);
+}
+
 void weir__sock_free_all(struct weir_stack *s)
 {
+  weir__slots_free(s, &s->sock_slots);
   if (!s->socks)
     return;
   for (uint32_t k = 0; k < s->cfg.max_sockets; k++)

@@ -1,7 +1,9 @@
 /* TCP connections: the table, their life cycle, and the socket API.
  *
- * A connection block (TCB) is allocated with its buffers when a connect
- * starts or a SYN arrives, and freed with them when the connection ends.
+ * A connection block (TCB) is allocated when a connect starts or a SYN
+ * arrives, and freed when the connection ends. Its two buffers are
+ * allocated when first written (weir__tcp_ring_ready), so that an idle
+ * connection costs its TCB alone.
  * It is found by its 4-tuple through a hash table, never by a walk. The
  * socket handle and the TCB are separate: closing the handle leaves the
  * TCB to finish its closing handshake alone. */
@@ -28,9 +30,12 @@ int weir__tcp_init(struct weir_stack *s)
   while (buckets < n)
     buckets <<= 1;
   s->tcp_hmask = buckets - 1;
+  s->tcp_hkey = (uint32_t)s->cfg.secret[4] << 24 |
+                (uint32_t)s->cfg.secret[5] << 16 |
+                (uint32_t)s->cfg.secret[6] << 8 | s->cfg.secret[7];
   s->tcbs = weir__alloc(s, (size_t)(n ? n : 1) * sizeof(*s->tcbs));
   s->tcp_hash = weir__alloc(s, (size_t)buckets * sizeof(*s->tcp_hash));
-  if (!s->tcbs || !s->tcp_hash)
+  if (!s->tcbs || !s->tcp_hash || weir__slots_init(s, &s->tcb_slots, n) != 0)
     return WEIR_ENOMEM;
   if (s->cfg.trace_entries) {
     s->trace = weir__alloc(s, (size_t)s->cfg.trace_entries * sizeof(*s->trace));
@@ -60,13 +65,16 @@ void weir__tcp_free_all(struct weir_stack *s)
   }
   weir__free(s, s->tcbs);
   weir__free(s, s->tcp_hash);
+  weir__slots_free(s, &s->tcb_slots);
   weir__free(s, s->trace);
 }
 
 static uint32_t tuple_hash(const struct weir_stack *s, uint32_t raddr,
                            uint16_t lport, uint16_t rport)
 {
-  uint32_t h = raddr * 2654435761u ^ ((uint32_t)lport << 16 | rport);
+  /* The key keeps a peer from choosing ports that share one chain. */
+  uint32_t h =
+      raddr * 2654435761u ^ ((uint32_t)lport << 16 | rport) ^ s->tcp_hkey;
   h ^= h >> 15;
   h *= 2246822519u;
   h ^= h >> 13;
@@ -120,17 +128,12 @@ struct weir__tcb *weir__tcp_new(struct weir_stack *s, uint32_t raddr,
   uint32_t id, h;
   uint8_t key[16];
 
-  if (s->tcb_count == s->cfg.tcp_max_conns)
-    return NULL;
-  for (id = s->tcb_free_hint; s->tcbs[id]; id = (id + 1) % s->cfg.tcp_max_conns)
-    ;
   t = weir__alloc(s, sizeof(*t));
   if (!t)
     return NULL;
-  t->snd.buf = weir__alloc(s, s->cfg.tcp_snd_buf);
-  t->rcv.buf = weir__alloc(s, s->cfg.tcp_rcv_buf);
-  if (!t->snd.buf || !t->rcv.buf) {
-    tcb_free_mem(s, t);
+  id = weir__slot_take(&s->tcb_slots);
+  if (id == WEIR__NONE) {
+    weir__free(s, t);
     return NULL;
   }
   t->snd.cap = s->cfg.tcp_snd_buf;
@@ -169,7 +172,6 @@ struct weir__tcb *weir__tcp_new(struct weir_stack *s, uint32_t raddr,
 
   s->tcbs[id] = t;
   s->tcb_count++;
-  s->tcb_free_hint = (id + 1) % s->cfg.tcp_max_conns;
   h = tuple_hash(s, raddr, lport, rport);
   t->hnext = s->tcp_hash[h];
   s->tcp_hash[h] = t;
@@ -212,6 +214,7 @@ void weir__tcp_destroy(struct weir_stack *s, struct weir__tcb *t)
   if (t->sock >= 0)
     s->socks[t->sock].tcb = NULL;
   s->tcbs[t->id] = NULL;
+  weir__slot_put(&s->tcb_slots, t->id);
   s->tcb_count--;
   tcb_free_mem(s, t);
 }
@@ -342,14 +345,12 @@ int weir_tcp_open(struct weir_stack *s)
   return weir__sock_alloc(s, WEIR__SOCK_TCP);
 }
 
+/* A port is taken by a listener or by a socket bound to it to connect
+ * from; both are in the port hash. */
 static int port_in_use(struct weir_stack *s, uint16_t port)
 {
-  if (weir__port_lookup(s, WEIR__SOCK_TCP_LISTEN, port) != WEIR__NONE)
-    return 1;
-  for (uint32_t k = 0; k < s->cfg.max_sockets; k++)
-    if (s->socks[k].type == WEIR__SOCK_TCP && s->socks[k].tcp_bind_port == port)
-      return 1;
-  return 0;
+  return weir__port_lookup(s, WEIR__SOCK_TCP_LISTEN, port) != WEIR__NONE ||
+         weir__port_lookup(s, WEIR__SOCK_TCP, port) != WEIR__NONE;
 }
 
 int weir_tcp_listen(struct weir_stack *s, int sock, uint16_t port,
@@ -422,13 +423,13 @@ int weir_tcp_bind(struct weir_stack *s, int sock, uint16_t port)
   struct weir__sock *so = get_tcp(s, sock);
   if (!so)
     return WEIR_EBADF;
-  if (so->type != WEIR__SOCK_TCP || so->tcb || so->tcp_bind_port)
+  if (so->type != WEIR__SOCK_TCP || so->tcb || so->lport)
     return WEIR_EINVAL;
   if (port == 0)
     return WEIR_EINVAL;
   if (port_in_use(s, port))
     return WEIR_EADDRINUSE;
-  so->tcp_bind_port = port;
+  weir__port_link(s, (uint32_t)sock, port);
   return 0;
 }
 
@@ -472,7 +473,7 @@ int weir_tcp_connect(struct weir_stack *s, int sock, uint32_t addr,
   err = weir__ip_route(s, addr, &nexthop);
   if (err)
     return err;
-  lport = so->tcp_bind_port;
+  lport = so->lport;
   if (lport && weir__tcp_lookup(s, s->cfg.ip, lport, addr, port))
     return WEIR_EADDRINUSE;
   if (!lport && (lport = pick_port(s, addr, port)) == 0)
@@ -524,6 +525,8 @@ int weir_tcp_send(struct weir_stack *s, int sock, const void *data, size_t len,
     so->want_writable = 1;
     return WEIR_EAGAIN;
   }
+  if (weir__tcp_ring_ready(s, &t->snd))
+    return WEIR_ENOMEM;
   n = len < room ? (uint32_t)len : room;
   weir__ring_write(&t->snd, t->snd.len, data, n);
   t->snd.len += n;
@@ -638,14 +641,14 @@ static void close_listener(struct weir_stack *s, struct weir__sock *so,
   so->lst = NULL;
 }
 
-static void release(struct weir__sock *so)
+static void release(struct weir_stack *s, struct weir__sock *so)
 {
-  so->type = WEIR__SOCK_FREE;
-  so->events = 0;
+  if (so->lport) /* bound with weir_tcp_bind */
+    weir__port_unlink(s, (uint32_t)(so - s->socks));
   so->tcb = NULL;
-  so->tcp_bind_port = 0;
   so->want_writable = 0;
   so->err = 0;
+  weir__sock_put(s, (uint32_t)(so - s->socks));
 }
 
 int weir_tcp_close(struct weir_stack *s, int sock, uint64_t now)
@@ -656,7 +659,7 @@ int weir_tcp_close(struct weir_stack *s, int sock, uint64_t now)
     return WEIR_EBADF;
   if (so->type == WEIR__SOCK_TCP_LISTEN) {
     close_listener(s, so, now);
-    release(so);
+    release(s, so);
     return 0;
   }
   t = so->tcb;
@@ -680,7 +683,7 @@ int weir_tcp_close(struct weir_stack *s, int sock, uint64_t now)
       }
     }
   }
-  release(so);
+  release(s, so);
   return 0;
 }
 
@@ -700,7 +703,7 @@ int weir_tcp_abort(struct weir_stack *s, int sock, uint64_t now)
       send_rst_and_destroy(s, t, now);
     }
   }
-  release(so);
+  release(s, so);
   return 0;
 }
 

@@ -97,7 +97,7 @@ static void listen_input(struct weir_stack *s, int lsock,
   /* RFC 9293 3.10.7.2: text on a SYN is queued for processing once the
    * connection is established; the SYN,ACK acknowledges the SYN only.
    * It waits in the receive buffer at its own place in the window. */
-  if (g->payload_len) {
+  if (g->payload_len && weir__tcp_ring_ready(s, &t->rcv) == 0) {
     uint32_t n = (uint32_t)g->payload_len;
     if (n > t->rcv.cap / 2)
       n = t->rcv.cap / 2;
@@ -465,6 +465,10 @@ static void text_in(struct weir_stack *s, struct weir__tcb *t,
     return;
   if (len > space - off)
     len = space - off;
+  if (weir__tcp_ring_ready(s, &t->rcv)) {
+    WEIR__COUNT(s, DROP_TCP_NO_MEM); /* the peer will send it again */
+    return;
+  }
   if (len > t->rcv_seg_max)
     t->rcv_seg_max = len;
   t->stats.bytes_received += len;

@@ -180,6 +180,15 @@ uint32_t weir__tcp_isn(const struct weir_stack *s, uint32_t laddr,
                        uint64_t now);
 uint32_t weir__tcp_rcv_space(const struct weir__tcb *t);
 
+/* A TCP buffer's memory, allocated on first use: 0, or WEIR_ENOMEM. */
+static inline int weir__tcp_ring_ready(struct weir_stack *s,
+                                       struct weir__ring *r)
+{
+  if (!r->buf)
+    r->buf = weir__alloc(s, r->cap);
+  return r->buf ? 0 : WEIR_ENOMEM;
+}
+
 /* input.c */
 void weir__tcp_input(struct weir_stack *s, const struct weir__ip_in *in,
                      uint64_t now);

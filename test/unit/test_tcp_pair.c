@@ -34,12 +34,16 @@ static int g_no_sack, g_no_ts; /* options both stacks of the next pair get */
 /* A counting allocator, when g_count is set. */
 struct counter {
   long allocs, frees;
+  int refuse; /* nonzero: every allocation fails */
 };
 static struct counter *g_count;
 
 static void *count_alloc(void *ctx, size_t n)
 {
-  ((struct counter *)ctx)->allocs++;
+  struct counter *c = ctx;
+  if (c->refuse)
+    return NULL;
+  c->allocs++;
   return malloc(n);
 }
 
@@ -341,7 +345,7 @@ TEST(test_tcp_pair_newreno_without_sack_recovers_by_fast_retransmit)
 static long allocs_for(size_t total, long *live_after)
 {
   static struct pair p;
-  struct counter c = {0, 0};
+  struct counter c = {0, 0, 0};
   long allocs0, live0;
   int why;
   g_count = &c;
@@ -370,4 +374,72 @@ TEST(test_tcp_memory_is_per_connection_not_per_segment)
   /* After the connections ended only the stacks' own memory is live. */
   CHECK_EQ(live_small, 0);
   CHECK_EQ(live_big, 0);
+}
+
+/* Runs the pair until B's connection to A is accepted; returns A's handle
+ * or a negative value. */
+static int establish(struct pair *p, int ls, int cs)
+{
+  int as = WEIR_EAGAIN;
+  if (weir_tcp_listen(p->a, ls, 80, 8) != 0 ||
+      weir_tcp_connect(p->b, cs, A_IP, 80, p->now) != 0)
+    return -1;
+  for (int i = 0; i < 1000 && as == WEIR_EAGAIN; i++) {
+    step(p);
+    as = weir_tcp_accept(p->a, ls, NULL, NULL);
+  }
+  return as;
+}
+
+/* An idle connection costs its TCB alone: the buffers come with the first
+ * byte each way. When they cannot be had, sending fails with ENOMEM and
+ * received data is dropped and counted (the peer sends it again). */
+TEST(test_tcp_buffers_come_with_the_first_byte)
+{
+  static struct pair p;
+  struct counter c = {0, 0, 0};
+  long live0;
+  int ls, cs, as;
+  uint8_t buf[100];
+  g_count = &c;
+  CHECK(pair_init(&p, 0, 0));
+  g_count = NULL;
+  ls = weir_tcp_open(p.a);
+  cs = weir_tcp_open(p.b);
+  live0 = c.allocs - c.frees;
+  as = establish(&p, ls, cs);
+  CHECK(as >= 0);
+  /* The listener's block, and one per connection on each side: the two
+   * TCBs. */
+  CHECK_EQ(c.allocs - c.frees - live0, 3);
+
+  c.refuse = 1;
+  CHECK_EQ(weir_tcp_send(p.b, cs, "hello", 5, p.now), WEIR_ENOMEM);
+  c.refuse = 0;
+  CHECK_EQ(weir_tcp_send(p.b, cs, "hello", 5, p.now), 5);
+  CHECK_EQ(c.allocs - c.frees - live0, 4); /* B's send buffer */
+
+  /* A cannot take the segment in: dropped, counted, not acknowledged. */
+  c.refuse = 1;
+  for (int i = 0; i < 5; i++)
+    step(&p);
+  CHECK(weir_stats(p.a)->c[WEIR_STAT_DROP_TCP_NO_MEM] >= 1);
+  CHECK_EQ(weir_tcp_recv(p.a, as, buf, sizeof(buf), p.now), WEIR_EAGAIN);
+  /* Memory comes back: B's retransmission gets through. */
+  c.refuse = 0;
+  for (int i = 0; i < 1000; i++) {
+    int r = weir_tcp_recv(p.a, as, buf, sizeof(buf), p.now);
+    if (r != WEIR_EAGAIN) {
+      CHECK_EQ(r, 5);
+      CHECK(memcmp(buf, "hello", 5) == 0);
+      break;
+    }
+    CHECK(step(&p));
+  }
+  CHECK(weir_stats(p.b)->c[WEIR_STAT_TCP_RETRANSMITS] >= 1);
+  CHECK_EQ(c.allocs - c.frees - live0, 5); /* A's receive buffer */
+  weir_tcp_abort(p.a, as, p.now);
+  weir_tcp_abort(p.b, cs, p.now);
+  pair_free(&p);
+  CHECK_EQ(c.allocs, c.frees);
 }

@@ -85,3 +85,27 @@ TEST(test_state_names_follow_rfc_9293)
   CHECK(strcmp(weir_tcp_state_name(WEIR_TCP_TIME_WAIT), "TIME-WAIT") == 0);
   CHECK(strcmp(weir_tcp_state_name(99), "?") == 0);
 }
+
+/* Slots (socket handles, TCB ids) are taken lowest first, across word
+ * boundaries, and a table that is full says so. */
+TEST(test_slots_take_lowest_free_first)
+{
+  struct weir_stack *s = mk_stack(WEIR_LINK_IP, NULL);
+  struct weir__slots m;
+  CHECK(s != NULL);
+  CHECK_EQ(weir__slots_init(s, &m, 130), 0);
+  for (uint32_t i = 0; i < 130; i++)
+    CHECK_UEQ(weir__slot_take(&m), i);
+  CHECK_UEQ(weir__slot_take(&m), WEIR__NONE); /* bits past 130 unused */
+  weir__slot_put(&m, 100);
+  weir__slot_put(&m, 3);
+  weir__slot_put(&m, 64);
+  CHECK_UEQ(weir__slot_take(&m), 3);
+  CHECK_UEQ(weir__slot_take(&m), 64);
+  CHECK_UEQ(weir__slot_take(&m), 100);
+  CHECK_UEQ(weir__slot_take(&m), WEIR__NONE);
+  weir__slot_put(&m, 129);
+  CHECK_UEQ(weir__slot_take(&m), 129);
+  weir__slots_free(s, &m);
+  weir_stack_free(s);
+}
