@@ -151,6 +151,7 @@ struct weir__sock {
   struct weir__ring rx;       /* UDP: records of (addr, port, len, data) */
   struct weir__tcb *tcb;      /* TCP: the connection, or NULL */
   struct weir__listener *lst; /* TCP listener */
+  uint8_t tcp_cc;             /* TCP: enum weir_tcp_cc, 0: cfg.tcp_cc */
 };
 
 /* ------------------------------------------------------- a received IP */

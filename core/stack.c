@@ -48,8 +48,9 @@ void weir_config_default(struct weir_config *c)
   c->tcp_timestamps = 1;
   c->tcp_sack = 1;
   c->tcp_wscale = 1;
-  c->icmp_rate_per_s = 1000; /* Linux icmp_msgs_per_sec */
-  c->icmp_burst = 50;        /* Linux icmp_msgs_burst */
+  c->tcp_cc = WEIR_TCP_CC_CUBIC; /* as Linux, FreeBSD, Windows */
+  c->icmp_rate_per_s = 1000;     /* Linux icmp_msgs_per_sec */
+  c->icmp_burst = 50;            /* Linux icmp_msgs_burst */
 }
 
 void weir_config_seed(struct weir_config *c, uint64_t seed)
@@ -124,6 +125,8 @@ static int config_ok(const struct weir_config *c)
   if (c->tcp_rto_min_us == 0 || c->tcp_rto_max_us < c->tcp_rto_min_us ||
       c->tcp_rto_initial_us == 0 || c->tcp_msl_us == 0 ||
       c->tcp_delack_us > 500000)
+    return 0;
+  if (c->tcp_cc != WEIR_TCP_CC_CUBIC && c->tcp_cc != WEIR_TCP_CC_RENO)
     return 0;
   return 1;
 }

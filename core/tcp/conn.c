@@ -168,6 +168,7 @@ struct weir__tcb *weir__tcp_new(struct weir_stack *s, uint32_t raddr,
   t->timer.kind = WEIR__T_TCP;
   t->timer.owner = id;
   t->last_rcv = now;
+  t->cc = weir__cc_find(s->cfg.tcp_cc);
   weir__cc_init(t);
 
   s->tcbs[id] = t;
@@ -485,6 +486,8 @@ int weir_tcp_connect(struct weir_stack *s, int sock, uint32_t addr,
     return WEIR_ENOMEM;
   t->sock = sock;
   so->tcb = t;
+  if (so->tcp_cc)
+    t->cc = weir__cc_find(so->tcp_cc);
   weir__tcp_set_state(s, t, WEIR_TCP_SYN_SENT, now);
   t->rtx_start = now; /* R2 for the SYN counts from the connect */
   weir__tcp_start_rtx(s, t, now);
@@ -714,6 +717,19 @@ int weir_tcp_setopt(struct weir_stack *s, int sock, int opt, uint64_t value)
   if (!so)
     return WEIR_EBADF;
   t = so->tcb;
+  if (opt == WEIR_TCP_CONGESTION) {
+    if (value != WEIR_TCP_CC_CUBIC && value != WEIR_TCP_CC_RENO)
+      return WEIR_EINVAL;
+    so->tcp_cc = (uint8_t)value;
+    if (t && t->cc != weir__cc_find(so->tcp_cc)) {
+      /* The window and ssthresh stay; the new algorithm's own state
+       * starts from nothing. */
+      t->cc = weir__cc_find(so->tcp_cc);
+      t->cubic = (struct weir__cubic){0};
+      t->bytes_acked_ca = 0;
+    }
+    return 0;
+  }
   if (!t)
     return WEIR_ENOTCONN;
   switch (opt) {
@@ -790,5 +806,6 @@ int weir_tcp_info(const struct weir_stack *s, int sock,
   info->wscale_ok = t->ws_ok;
   info->ts_ok = t->ts_ok;
   info->sack_ok = t->sack_ok;
+  info->cc = t->cc == &weir__cc_reno ? WEIR_TCP_CC_RENO : WEIR_TCP_CC_CUBIC;
   return 0;
 }

@@ -76,6 +76,8 @@ static void listen_input(struct weir_stack *s, int lsock,
     return;
   }
   t = weir__tcp_new(s, in->h.src, g->dport, g->sport, now);
+  if (t && s->socks[lsock].tcp_cc)
+    t->cc = weir__cc_find(s->socks[lsock].tcp_cc);
   if (!t) {
     WEIR__COUNT(s, DROP_TCP_NO_MEM);
     return;

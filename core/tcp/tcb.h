@@ -66,6 +66,19 @@ struct weir__cc_ops {
   void (*on_timeout)(struct weir__tcb *t, uint64_t now); /* RTO */
 };
 extern const struct weir__cc_ops weir__cc_reno;
+extern const struct weir__cc_ops weir__cc_cubic;
+
+/* CUBIC's own state (RFC 9438 4.1), in bytes and microseconds. */
+struct weir__cubic {
+  uint64_t epoch_start; /* start of this growth epoch, 0: not begun */
+  uint64_t k_us;        /* time from epoch_start to reach w_max */
+  uint64_t grow_acc;    /* bytes x bytes of growth owed, below one byte */
+  uint32_t w_max;       /* cwnd just before the last reduction */
+  uint32_t origin;      /* W_max of the curve in this epoch */
+  uint32_t cwnd_prior;  /* cwnd before the last reduction */
+  uint32_t w_est;       /* the Reno-friendly estimate (RFC 9438 4.3) */
+  uint32_t est_acc;     /* bytes acknowledged toward w_est's next step */
+};
 
 struct weir__tcb {
   uint32_t id; /* index in s->tcbs */
@@ -110,6 +123,7 @@ struct weir__tcb {
   uint32_t snd_sml;  /* end of the last short segment sent (Minshall) */
   uint32_t high_rxt; /* RFC 6675 HighRxt */
   uint32_t cwnd, ssthresh, bytes_acked_ca;
+  struct weir__cubic cubic;
   struct weir__ring snd;
 
   /* Receive sequence space. */
@@ -218,7 +232,8 @@ void weir__tcp_rto_sample(struct weir__tcb *t, uint64_t rtt);
 void weir__tcp_start_rtx(struct weir_stack *s, struct weir__tcb *t,
                          uint64_t now);
 
-/* cc.c: the connection's algorithm (weir__cc_reno unless set). */
+/* cc.c: the connection's algorithm (cfg.tcp_cc unless set). */
+const struct weir__cc_ops *weir__cc_find(int which); /* enum weir_tcp_cc */
 void weir__cc_init(struct weir__tcb *t);
 void weir__cc_on_ack(struct weir__tcb *t, uint32_t acked, uint64_t now);
 void weir__cc_on_loss(struct weir__tcb *t, uint64_t now);    /* 3 dupacks */

@@ -282,6 +282,7 @@ static const struct field cfgs[] = {
     CFG(tcp_timestamps),
     CFG(tcp_sack),
     CFG(tcp_wscale),
+    CFG(tcp_cc),
     CFG(trace_entries),
 };
 

@@ -443,3 +443,44 @@ TEST(test_tcp_buffers_come_with_the_first_byte)
   pair_free(&p);
   CHECK_EQ(c.allocs, c.frees);
 }
+
+/* The congestion control is chosen per socket, before connect or listen
+ * (accepted connections take the listener's), or later; CUBIC unless
+ * said otherwise. */
+TEST(test_tcp_congestion_control_per_socket)
+{
+  static struct pair p;
+  struct weir_tcp_info ia, ib;
+  int ls, cs, as, cs2, as2;
+  CHECK(pair_init(&p, 0, 0));
+  ls = weir_tcp_open(p.a);
+  cs = weir_tcp_open(p.b);
+  CHECK_EQ(weir_tcp_setopt(p.b, cs, WEIR_TCP_CONGESTION, 9), WEIR_EINVAL);
+  CHECK_EQ(weir_tcp_setopt(p.b, cs, WEIR_TCP_CONGESTION, WEIR_TCP_CC_RENO), 0);
+  CHECK_EQ(weir_tcp_setopt(p.a, ls, WEIR_TCP_CONGESTION, WEIR_TCP_CC_RENO), 0);
+  as = establish(&p, ls, cs);
+  CHECK(as >= 0);
+  CHECK_EQ(weir_tcp_info(p.a, as, &ia), 0);
+  CHECK_EQ(weir_tcp_info(p.b, cs, &ib), 0);
+  CHECK_EQ(ia.cc, WEIR_TCP_CC_RENO);
+  CHECK_EQ(ib.cc, WEIR_TCP_CC_RENO);
+  /* Changed on a live connection: the window stays. */
+  CHECK_EQ(weir_tcp_setopt(p.b, cs, WEIR_TCP_CONGESTION, WEIR_TCP_CC_CUBIC), 0);
+  CHECK_EQ(weir_tcp_info(p.b, cs, &ia), 0);
+  CHECK_EQ(ia.cc, WEIR_TCP_CC_CUBIC);
+  CHECK_UEQ(ia.cwnd, ib.cwnd);
+  /* A second connection from a socket left alone: the default. */
+  cs2 = weir_tcp_open(p.b);
+  CHECK_EQ(weir_tcp_connect(p.b, cs2, A_IP, 80, p.now), 0);
+  as2 = WEIR_EAGAIN;
+  for (int i = 0; i < 1000 && as2 == WEIR_EAGAIN; i++) {
+    step(&p);
+    as2 = weir_tcp_accept(p.a, ls, NULL, NULL);
+  }
+  CHECK(as2 >= 0);
+  CHECK_EQ(weir_tcp_info(p.b, cs2, &ib), 0);
+  CHECK_EQ(ib.cc, WEIR_TCP_CC_CUBIC);
+  CHECK_EQ(weir_tcp_info(p.a, as2, &ia), 0);
+  CHECK_EQ(ia.cc, WEIR_TCP_CC_RENO); /* the listener's choice */
+  pair_free(&p);
+}

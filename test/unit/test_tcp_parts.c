@@ -109,3 +109,105 @@ TEST(test_slots_take_lowest_free_first)
   weir__slots_free(s, &m);
   weir_stack_free(s);
 }
+
+/* Drives a congestion control algorithm with one ACK per MSS, a window's
+ * worth every RTT, from `now` for `secs` seconds. */
+static uint64_t ack_clock(struct weir__tcb *t, uint64_t now, uint64_t rtt,
+                          uint64_t us)
+{
+  for (uint64_t end = now + us; now < end; now += rtt) {
+    uint32_t n = t->cwnd / t->snd_mss;
+    for (uint32_t i = 0; i < n; i++)
+      t->cc->on_ack(t, t->snd_mss, now);
+  }
+  return now;
+}
+
+static void cc_tcb(struct weir__tcb *t, const struct weir__cc_ops *cc,
+                   uint32_t cwnd, uint64_t rtt)
+{
+  memset(t, 0, sizeof(*t));
+  t->cc = cc;
+  t->snd_mss = 1000;
+  cc->init(t);
+  t->cwnd = cwnd;
+  t->snd_una = 0;
+  t->snd_max = cwnd; /* a full window in flight when the loss is seen */
+  t->srtt = rtt;
+}
+
+/* RFC 9438: a loss at W_max = 100 segments leaves 70 (beta 0.7); the
+ * window then climbs back to W_max in K = cbrt(30 / 0.4) = 4.22 s,
+ * whatever the RTT, stays near it, and grows beyond it as C (t - K)^3. */
+TEST(test_cubic_curve_returns_to_w_max_after_k_seconds)
+{
+  static struct weir__tcb t;
+  uint64_t now = 1000000;
+  cc_tcb(&t, &weir__cc_cubic, 100000, 100000);
+  t.cc->on_loss(&t, now);
+  CHECK_UEQ(t.ssthresh, 70000);
+  CHECK_UEQ(t.cwnd, 70000);
+  now = ack_clock(&t, now, 100000, 2000000);
+  /* Halfway in time, most of the way back (concave growth). */
+  CHECK(t.cwnd > 85000 && t.cwnd < 100000);
+  now = ack_clock(&t, now, 100000, 2200000);
+  CHECK(t.cwnd >= 97000 && t.cwnd <= 101500);
+  now = ack_clock(&t, now, 100000, 3000000);
+  /* W(K + 3.1 s) = 100 + 0.4 x 3.1^3 = 111.9 segments. */
+  CHECK(t.cwnd >= 106000 && t.cwnd <= 115000);
+}
+
+/* With fast convergence (4.7) a second loss below the last W_max lowers
+ * W_max to cwnd x (1 + beta) / 2: the flow makes room for others. */
+TEST(test_cubic_fast_convergence_lowers_w_max)
+{
+  static struct weir__tcb t;
+  uint64_t now = 1000000;
+  cc_tcb(&t, &weir__cc_cubic, 100000, 100000);
+  t.cc->on_loss(&t, now);
+  now = ack_clock(&t, now, 100000, 1000000);
+  t.snd_max = t.cwnd;
+  {
+    uint32_t before = t.cwnd;
+    CHECK(before < 100000);
+    t.cc->on_loss(&t, now);
+    CHECK_UEQ(t.cubic.w_max, (uint64_t)before * 17 / 20);
+    CHECK_UEQ(t.ssthresh, (uint64_t)before * 7 / 10);
+  }
+}
+
+/* On a short path the Reno-friendly estimate (4.3) leads: CUBIC must not
+ * grow slower than Reno would, so after the loss the window climbs by
+ * about a segment per RTT, where the cubic curve alone would still be
+ * below W_max. */
+TEST(test_cubic_is_reno_friendly_on_short_rtt)
+{
+  static struct weir__tcb t;
+  uint64_t now = 1000000;
+  cc_tcb(&t, &weir__cc_cubic, 10000, 10000);
+  t.cc->on_loss(&t, now);
+  CHECK_UEQ(t.cwnd, 7000);
+  ack_clock(&t, now, 10000, 500000); /* 50 RTTs, K is 1.96 s */
+  CHECK(t.cwnd > 40000);
+}
+
+/* Reno halves, CUBIC keeps 0.7; both restart from one segment after an
+ * RTO, and only the first timeout of a series lowers ssthresh. */
+TEST(test_cc_timeout_reductions)
+{
+  static struct weir__tcb t;
+  cc_tcb(&t, &weir__cc_reno, 20000, 100000);
+  t.backoff = 1;
+  t.cc->on_timeout(&t, 0);
+  CHECK_UEQ(t.ssthresh, 10000);
+  CHECK_UEQ(t.cwnd, 1000);
+  cc_tcb(&t, &weir__cc_cubic, 20000, 100000);
+  t.backoff = 1;
+  t.cc->on_timeout(&t, 0);
+  CHECK_UEQ(t.ssthresh, 14000);
+  CHECK_UEQ(t.cwnd, 1000);
+  t.backoff = 2;
+  t.snd_max = 1000;
+  t.cc->on_timeout(&t, 0);
+  CHECK_UEQ(t.ssthresh, 14000);
+}

@@ -75,6 +75,7 @@ struct weir_config {
   uint8_t tcp_timestamps;       /* offer RFC 7323 timestamps (default 1) */
   uint8_t tcp_sack;             /* offer RFC 2018 SACK (default 1) */
   uint8_t tcp_wscale;           /* offer RFC 7323 window scale (default 1) */
+  uint8_t tcp_cc;               /* enum weir_tcp_cc (tcp.h): default CUBIC */
   uint32_t trace_entries;       /* weir_next_trace ring size; 0: no trace */
 
   /* ICMP errors we send: a token bucket (RFC 1812 4.3.2.8). */

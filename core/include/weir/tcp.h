@@ -86,15 +86,26 @@ int weir_tcp_close(struct weir_stack *s, int sock, uint64_t now);
 /* Resets the connection (RST) and frees the handle at once. */
 int weir_tcp_abort(struct weir_stack *s, int sock, uint64_t now);
 
+/* Congestion control algorithms (cfg.tcp_cc, WEIR_TCP_CONGESTION). */
+enum weir_tcp_cc {
+  WEIR_TCP_CC_CUBIC = 1, /* RFC 9438, the default */
+  WEIR_TCP_CC_RENO = 2,  /* RFC 5681 (NewReno loss recovery either way) */
+};
+
 enum weir_tcp_opt {
   WEIR_TCP_NODELAY = 1,      /* 1: Nagle off (default 0: Nagle on) */
   WEIR_TCP_KEEPALIVE = 2,    /* 1: send keepalives (default 0) */
   WEIR_TCP_KEEPIDLE_MS = 3,  /* idle time before the first, default 2 h */
   WEIR_TCP_KEEPINTVL_MS = 4, /* between probes, default 75 s */
   WEIR_TCP_KEEPCNT = 5,      /* unanswered probes before reset, default 9 */
+  WEIR_TCP_CONGESTION = 6,   /* enum weir_tcp_cc, default cfg.tcp_cc */
 };
 
-/* Sets an option. Returns 0, WEIR_EINVAL or WEIR_EBADF. */
+/* Sets an option. Returns 0, WEIR_EINVAL, WEIR_EBADF, or WEIR_ENOTCONN
+ * for a connection's option on a socket without one. The congestion
+ * control may be set before connect or listen (connections accepted from
+ * a listener take its choice) and changed at any time: the window is
+ * kept, the new algorithm's own state starts afresh. */
 int weir_tcp_setopt(struct weir_stack *s, int sock, int opt, uint64_t value);
 
 /* What a connection is doing, for tools and tests. */
@@ -113,6 +124,7 @@ struct weir_tcp_info {
   uint32_t unacked; /* bytes in flight */
   uint32_t unread;  /* received bytes not yet read */
   uint8_t wscale_ok, ts_ok, sack_ok;
+  uint8_t cc; /* enum weir_tcp_cc */
 };
 
 /* Fills *info. Returns 0 or WEIR_EBADF. */
