@@ -121,6 +121,32 @@ TEST_BINS := $(B)/test/unit $(B)/test/unit-san $(B)/test/unit-mips \
              $(if $(TCPS_SRC),$(B)/test/tcpscript $(B)/test/tcpscript-san) \
              $(addprefix $(B)/fuzz/,$(FUZZ_TARGETS))
 
+# ---------------------------------------------------------------- bench
+# The core's benchmark: two stacks in one process on a virtual clock, libc
+# only. -g so that callgrind and perf name functions and lines; make test
+# builds it too, for the callgrind regression check (test/perf/).
+BENCH_BINS := $(B)/bench/core
+TEST_BINS  += $(B)/bench/core
+
+$(B)/bench/core: bench/core.c $(CORE_SRC) $(CORE_HDR)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CSTD) $(WARN) -O2 -g -o $@ bench/core.c $(CORE_SRC)
+
+# ---- bench net
+# The helpers of bench/net.sh (weir against Linux over TUN, TAP, raw and
+# pcap): the Linux end of the bulk transfers, the request/response
+# latency client and server, and the link's own frame rate. They use
+# kernel sockets only: libc, and libpcap for linkrate's pcap_inject.
+BENCH_NET_BINS := $(B)/bench/netxfer $(B)/bench/rr $(B)/bench/linkrate
+
+$(B)/bench/netxfer $(B)/bench/rr: $(B)/bench/%: bench/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CSTD) $(WARN) -O2 -g -D_GNU_SOURCE -o $@ $<
+
+$(B)/bench/linkrate: bench/linkrate.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CSTD) $(WARN) -O2 -g -D_GNU_SOURCE $(PCAP_CFLAGS) -o $@ $< $(PCAP_LIBS)
+
 deps:
 	@bash ci/deps.sh
 
@@ -136,6 +162,13 @@ demo: deps
 	@$(MAKE) --no-print-directory all
 	@bash apps/demo.sh
 
+# Every benchmark in one run, as one table (build/bench/results.csv and
+# results.png); see bench/run.sh. Root for the network part.
+bench:
+	@bash ci/deps.sh bench
+	@$(MAKE) --no-print-directory all $(BENCH_BINS) $(BENCH_NET_BINS)
+	@bash bench/run.sh $(B)
+
 FUZZ_TIME ?= 600
 fuzz: $(addprefix $(B)/fuzz/,$(FUZZ_TARGETS))
 	@for t in $(FUZZ_TARGETS); do \
@@ -144,7 +177,7 @@ fuzz: $(addprefix $(B)/fuzz/,$(FUZZ_TARGETS))
 	    $(B)/fuzz/corpus/$$t test/fuzz/corpus/$$t || exit 1; \
 	done
 
-FMT_SRC = $(shell find core backends apps test -name '*.[ch]' | sort)
+FMT_SRC = $(shell find core backends apps test bench -name '*.[ch]' | sort)
 fmt:
 	clang-format -i $(FMT_SRC)
 
@@ -157,5 +190,5 @@ print-core-objs:
 clean:
 	rm -rf $(B)
 
-.PHONY: all deps test check demo fuzz fmt fmt-check clean print-core-objs
+.PHONY: all deps test check demo bench fuzz fmt fmt-check clean print-core-objs
 .SECONDARY:

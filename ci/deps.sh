@@ -2,6 +2,10 @@
 # Install what weir needs to build, test and demo, on Debian 12.
 # Quick when everything is present: it asks dpkg first and runs
 # apt-get update only when something is missing.
+#
+#   bash ci/deps.sh          build, test, demo
+#   bash ci/deps.sh bench    and what make bench adds (iperf3 for Linux's
+#                            reference figures, matplotlib for the chart)
 set -eu
 
 pkgs=(
@@ -14,6 +18,9 @@ pkgs=(
   gcc-s390x-linux-gnu libc6-dev-s390x-cross
   qemu-user
 )
+if [ "${1:-}" = bench ]; then
+  pkgs+=(iperf3 python3-matplotlib)
+fi
 
 missing=()
 for p in "${pkgs[@]}"; do

@@ -90,6 +90,7 @@ if [ -e test/backends ]; then
   suite driver $B/test/driver
 fi
 single purity bash test/purity.sh
+suite perf-callgrind bash test/perf/callgrind.sh $B
 single format make --no-print-directory fmt-check
 
 # A fuzz target run: libFuzzer exits non-zero on a crash, a leak, a
