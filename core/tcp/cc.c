@@ -251,9 +251,24 @@ void weir__cc_init(struct weir__tcb *t)
   t->cc->init(t);
 }
 
+/* RFC 7661: the window grows only while it is what limits the sender.
+ * A window that the peer's window or the application keeps from being
+ * used is a measure of nothing, and a burst waiting to happen (a bulk
+ * transfer into a 4 MiB receive window grew cwnd to 35 MB). As Linux:
+ * in slow start while at least half the window was in flight, in
+ * congestion avoidance while it was full to within a segment. */
+static int cwnd_limited(const struct weir__tcb *t, uint32_t acked)
+{
+  uint32_t flight = t->snd_max - t->snd_una + acked; /* before this ACK */
+  if (t->cwnd < t->ssthresh)
+    return flight >= t->cwnd / 2;
+  return flight + t->snd_mss > t->cwnd;
+}
+
 void weir__cc_on_ack(struct weir__tcb *t, uint32_t acked, uint64_t now)
 {
-  t->cc->on_ack(t, acked, now);
+  if (cwnd_limited(t, acked))
+    t->cc->on_ack(t, acked, now);
 }
 
 void weir__cc_on_loss(struct weir__tcb *t, uint64_t now)

@@ -211,3 +211,28 @@ TEST(test_cc_timeout_reductions)
   t.cc->on_timeout(&t, 0);
   CHECK_UEQ(t.ssthresh, 14000);
 }
+
+/* RFC 7661: a window the sender is not using does not grow. */
+TEST(test_cc_window_grows_only_while_it_limits)
+{
+  static struct weir__tcb t;
+  cc_tcb(&t, &weir__cc_cubic, 20000, 100000);
+  t.ssthresh = 10000; /* congestion avoidance */
+  t.snd_una = 0;
+  t.snd_max = 4000; /* 1000 acknowledged of 5000 in flight: not limited */
+  for (int i = 0; i < 1000; i++)
+    weir__cc_on_ack(&t, 1000, 1000000 + (uint64_t)i * 1000);
+  CHECK_UEQ(t.cwnd, 20000);
+  t.snd_max = 19500; /* full to within a segment */
+  for (int i = 0; i < 1000; i++)
+    weir__cc_on_ack(&t, 1000, 2000000 + (uint64_t)i * 1000);
+  CHECK(t.cwnd > 20000);
+  /* Slow start: grows while half the window is in flight. */
+  cc_tcb(&t, &weir__cc_reno, 20000, 100000);
+  t.snd_max = 8000;
+  weir__cc_on_ack(&t, 1000, 0);
+  CHECK_UEQ(t.cwnd, 20000);
+  t.snd_max = 9000;
+  weir__cc_on_ack(&t, 1000, 0);
+  CHECK_UEQ(t.cwnd, 21000);
+}
