@@ -42,6 +42,11 @@ static const char common_usage[] =
     "                      device yourself, e.g. with ip-address(8))\n"
     "  --mtu N             device and stack MTU, 576..65535 (default: the\n"
     "                      device's, 1500 for a new one)\n"
+    "  --no-offload        tun: no virtio-net header, so no TCP segments of\n"
+    "                      up to 64 KiB for the kernel to cut and none from\n"
+    "                      it uncut, and every checksum computed and checked\n"
+    "                      by weir (default: offloads on if the kernel has\n"
+    "                      them)\n"
     "  -u, --udp           UDP datagrams instead of a TCP stream\n"
     "  --msl MS            TCP's maximum segment lifetime in milliseconds,\n"
     "                      1..600000 (default 1000): TIME-WAIT lasts twice\n"
@@ -128,6 +133,7 @@ enum {
   OPT_CORRUPT,
   OPT_DELAY,
   OPT_FAULTS_DIR,
+  OPT_NO_OFFLOAD,
 };
 
 static const struct option long_opts[] = {
@@ -153,6 +159,7 @@ static const struct option long_opts[] = {
     {"corrupt", required_argument, NULL, OPT_CORRUPT},
     {"delay", required_argument, NULL, OPT_DELAY},
     {"faults-dir", required_argument, NULL, OPT_FAULTS_DIR},
+    {"no-offload", no_argument, NULL, OPT_NO_OFFLOAD},
     {"udp", no_argument, NULL, 'u'},
     {"verbose", no_argument, NULL, 'v'},
     {"help", no_argument, NULL, 'h'},
@@ -428,6 +435,9 @@ void weir_app_parse(struct weir_app *a, int argc, char **argv,
       else
         usage_error(a, "bad --faults-dir '%s': want in, out or both", optarg);
       break;
+    case OPT_NO_OFFLOAD:
+      o->no_offload = 1;
+      break;
     case 'u':
       o->udp = 1;
       break;
@@ -679,6 +689,7 @@ void weir_app_start(struct weir_app *a, weir_driver_event_cb on_event)
     lp.kernel_ip = o->kernel_ip;
     lp.kernel_prefix = o->kernel_prefix;
     lp.mtu = o->mtu;
+    lp.no_offload = o->no_offload;
     if (weir_link_open(&a->link, o->backend, &lp) < 0) {
       weir_app_err(a, "%s", weir_link_error(&a->link));
       exit(WEIR_APP_FAIL);
@@ -715,6 +726,8 @@ void weir_app_start(struct weir_app *a, weir_driver_event_cb on_event)
   cfg.prefix_len = o->prefix;
   cfg.gateway = o->gw;
   cfg.mtu = a->link.mtu; /* what the device really carries */
+  cfg.tx_csum_offload = a->link.tx_csum_offload;
+  cfg.tx_tso_max = a->link.tx_tso_max;
   fill_secret(a, &cfg);
   cfg.tcp_msl_us = o->msl_us;
   if (o->verbose && !o->udp)
@@ -820,6 +833,8 @@ void weir_app_print_stats(const struct weir_app *a, FILE *f)
   DRV(wakeups)
   DRV(frames_in)
   DRV(frames_out)
+  DRV(gso_out)
+  DRV(gso_segs)
   DRV(batch_full)
   DRV(send_again)
   DRV(send_errors)

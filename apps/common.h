@@ -32,9 +32,10 @@ struct weir_app_opts {
   uint8_t mac[6];
   uint32_t kernel_ip; /* 0: give the kernel's side no address */
   uint8_t kernel_prefix;
-  uint16_t mtu;  /* 0: the device's own */
-  uint32_t addr; /* client: the peer; server: 0 or weir's own */
-  uint16_t port; /* client: the peer's; server: the one to bind */
+  uint16_t mtu;   /* 0: the device's own */
+  int no_offload; /* --no-offload */
+  uint32_t addr;  /* client: the peer; server: 0 or weir's own */
+  uint16_t port;  /* client: the peer's; server: the one to bind */
   int udp;
   int verbose;
   uint64_t count;      /* server: exit after this many echoes (UDP) or

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "driver.h"
+#include "wire/checksum.h"
 
 /* Big enough for any IPv4 datagram plus an Ethernet header, whatever the
  * device's MTU is changed to behind our back: the kernel truncates reads
@@ -17,6 +18,7 @@
 struct weir_driver_frame {
   struct weir_driver_frame *next;
   size_t len;
+  struct weir_tx_meta meta; /* all zero: a plain frame */
   uint8_t data[];
 };
 
@@ -59,9 +61,106 @@ static void capture(struct weir_driver *d, uint64_t now, const uint8_t *frame,
     weir_capture_write(d->capture_, now, frame, len);
 }
 
+/* Where the IP header starts in a frame of our link. */
+static size_t l3_off(const struct weir_driver *d)
+{
+  return weir_link_type(d->link) == WEIR_LINK_ETHERNET ? 14 : 0;
+}
+
+static uint16_t get16(const uint8_t *p)
+{
+  return (uint16_t)(p[0] << 8 | p[1]);
+}
+
+static void put16(uint8_t *p, uint16_t v)
+{
+  p[0] = (uint8_t)(v >> 8);
+  p[1] = (uint8_t)v;
+}
+
+/* Captures the segments the link cuts super-segment f into, as the
+ * kernel's tcp_gso_segment makes them: its headers on each, the IP
+ * length, ID (counting up) and checksum, the sequence number moved on,
+ * FIN and PSH on the last only, the TCP checksum complete. */
+static void capture_cut(struct weir_driver *d, uint64_t now, const uint8_t *f,
+                        size_t len, const struct weir_tx_meta *m)
+{
+  size_t l3 = l3_off(d), hdr = m->hdr_len, cs = m->csum_start, off, chunk;
+  uint8_t *g = d->scratch_, *ip = g + l3, *th = g + cs;
+  uint32_t seq;
+  uint16_t k;
+
+  if (hdr < cs + 20 || cs < l3 + 20 || hdr >= len)
+    return;
+  for (off = hdr, k = 0; off < len; off += chunk, k++) {
+    chunk = len - off < m->gso_size ? len - off : m->gso_size;
+    memcpy(g, f, hdr);
+    memcpy(g + hdr, f + off, chunk);
+    put16(ip + 2, (uint16_t)(hdr - l3 + chunk));
+    put16(ip + 4, (uint16_t)(get16(f + l3 + 4) + k));
+    put16(ip + 10, 0);
+    put16(ip + 10, weir_csum(ip, cs - l3));
+    seq = ((uint32_t)get16(f + cs + 4) << 16 | get16(f + cs + 6)) +
+          (uint32_t)(off - hdr);
+    put16(th + 4, (uint16_t)(seq >> 16));
+    put16(th + 6, (uint16_t)seq);
+    if (off + chunk < len)
+      th[13] &= (uint8_t) ~(0x01 | 0x08); /* FIN, PSH */
+    put16(th + m->csum_offset,
+          (uint16_t)weir_csum_pseudo(
+              (uint32_t)get16(ip + 12) << 16 | get16(ip + 14),
+              (uint32_t)get16(ip + 16) << 16 | get16(ip + 18), 6,
+              (uint16_t)(hdr - cs + chunk)));
+    weir_link_csum_complete(g, hdr + chunk, l3, cs, m->csum_offset);
+    capture(d, now, g, hdr + chunk);
+  }
+}
+
+/* The link took a frame: counted and captured as the wire carries it (a
+ * super-segment as the segments the link cuts it into, a partial
+ * checksum completed, both in a copy), so that the file reads and
+ * replays like one of a link without offloads. */
+static void took(struct weir_driver *d, const uint8_t *frame, size_t len,
+                 const struct weir_tx_meta *m)
+{
+  uint64_t now;
+
+  d->stats.frames_out++;
+  if (m && m->gso_size) {
+    d->stats.gso_out++;
+    d->stats.gso_segs += (len - m->hdr_len + m->gso_size - 1) / m->gso_size;
+  }
+  if (!d->capture_)
+    return;
+  now = weir_driver_now(d);
+  if (m && m->gso_size && d->scratch_) {
+    capture_cut(d, now, frame, len, m);
+    return;
+  }
+  if (m && (m->flags & WEIR_TX_CSUM_PARTIAL) && d->scratch_ &&
+      len <= d->tx_cap_) {
+    memcpy(d->scratch_, frame, len);
+    if (weir_link_csum_complete(d->scratch_, len, l3_off(d), m->csum_start,
+                                m->csum_offset) == 0)
+      frame = d->scratch_;
+  }
+  capture(d, now, frame, len);
+}
+
+/* Hands one frame to the link: with its meta if it has offloads to ask
+ * for, else as it is. */
+static int xmit(struct weir_driver *d, const uint8_t *frame, size_t len,
+                const struct weir_tx_meta *m)
+{
+  if (m && (m->flags || m->gso_size))
+    return d->link->ops->send_meta(d->link, frame, len, m);
+  return d->link->ops->send(d->link, frame, len);
+}
+
 /* Keeps a copy of a frame the link refused, behind the others. A frame
  * that cannot be copied is lost, as on a wire. */
-static void backlog_add(struct weir_driver *d, const uint8_t *frame, size_t len)
+static void backlog_add(struct weir_driver *d, const uint8_t *frame, size_t len,
+                        const struct weir_tx_meta *m)
 {
   struct weir_driver_frame *f = malloc(sizeof(*f) + len);
 
@@ -71,6 +170,10 @@ static void backlog_add(struct weir_driver *d, const uint8_t *frame, size_t len)
   }
   f->next = NULL;
   f->len = len;
+  if (m)
+    f->meta = *m;
+  else
+    memset(&f->meta, 0, sizeof(f->meta));
   memcpy(f->data, frame, len);
   if (d->backlog_tail_)
     d->backlog_tail_->next = f;
@@ -91,25 +194,26 @@ static void backlog_free(struct weir_driver *d)
   d->backlog_ = d->backlog_tail_ = NULL;
 }
 
-/* Hands one frame to the link, behind any it refused before (order is
- * kept). Returns 0 if the link refused it (it is kept). */
-static int link_send(struct weir_driver *d, const uint8_t *frame, size_t len)
+/* Hands one frame (m: NULL, or what weir_output_meta said of it) to the
+ * link, behind any it refused before (order is kept). Returns 0 if the
+ * link refused it (it is kept). */
+static int link_send(struct weir_driver *d, const uint8_t *frame, size_t len,
+                     const struct weir_tx_meta *m)
 {
   int r;
 
   if (d->dead_)
     return 1;
   if (d->backlog_) {
-    backlog_add(d, frame, len);
+    backlog_add(d, frame, len, m);
     return 0;
   }
-  r = d->link->ops->send(d->link, frame, len);
+  r = xmit(d, frame, len, m);
   if (r > 0) {
-    d->stats.frames_out++;
-    capture(d, weir_driver_now(d), frame, len);
+    took(d, frame, len, m);
   } else if (r == 0) {
     d->stats.send_again++;
-    backlog_add(d, frame, len);
+    backlog_add(d, frame, len, m);
     return 0;
   } else {
     /* Lost, as on a wire; the transports above recover. */
@@ -126,14 +230,13 @@ static int send_backlog(struct weir_driver *d)
   int r;
 
   while ((f = d->backlog_)) {
-    r = d->link->ops->send(d->link, f->data, f->len);
+    r = xmit(d, f->data, f->len, &f->meta);
     if (r == 0) {
       d->stats.send_again++;
       return 0;
     }
     if (r > 0) {
-      d->stats.frames_out++;
-      capture(d, weir_driver_now(d), f->data, f->len);
+      took(d, f->data, f->len, &f->meta);
     } else {
       d->stats.send_errors++;
     }
@@ -146,13 +249,15 @@ static int send_backlog(struct weir_driver *d)
   return 1;
 }
 
-/* One frame into the stack, at the time it arrived (or the fault injector
- * let it go), and what that brings: output and events. */
-static void input(struct weir_driver *d, const uint8_t *frame, size_t len)
+/* One frame into the stack (flags: WEIR_RX_*), at the time it arrived
+ * (or the fault injector let it go), and what that brings: output and
+ * events. */
+static void input(struct weir_driver *d, const uint8_t *frame, size_t len,
+                  unsigned flags)
 {
   if (d->closing_ || d->dead_)
     return;
-  weir_input(d->stack, frame, len, d->in_now_);
+  weir_input_flags(d->stack, frame, len, d->in_now_, flags);
   /* Answer and deliver per frame: the core's transmit queue and the
    * sockets' receive queues are bounded, and a batch must not overflow
    * them on its own. */
@@ -165,23 +270,82 @@ static void faults_cb(void *ctx, enum weir_faults_dir dir, const uint8_t *frame,
   struct weir_driver *d = ctx;
 
   if (dir == WEIR_FAULTS_IN)
-    input(d, frame, len);
+    input(d, frame, len, 0);
   else
-    link_send(d, frame, len);
+    link_send(d, frame, len, NULL);
 }
 
-/* A frame the link received at now: captured as it came, then through
- * the injector (if any) into the stack. */
-static void received(struct weir_driver *d, const uint8_t *frame, size_t len,
-                     uint64_t now)
+/* Completes in place the checksum of a received frame that the link
+ * marked WEIR_RX_CSUM_PARTIAL: the TCP or UDP one, right after the IPv4
+ * header (the link marks no other). 0, or -1 if it is not there. */
+static int complete_rx(struct weir_driver *d, uint8_t *frame, size_t len)
 {
+  size_t l3 = l3_off(d), l4;
+
+  if (len < l3 + 20)
+    return -1;
+  l4 = l3 + (size_t)(frame[l3] & 15) * 4;
+  return weir_link_csum_complete(frame, len, l3, l4,
+                                 frame[l3 + 9] == 17 ? 6 : 16);
+}
+
+/* A frame the link received at now (flags: WEIR_RX_*, what the link says
+ * of its checksum): captured as it came, then through the injector (if
+ * any) into the stack. The capture and the injector get a checksum the
+ * host left partial completed: the file must replay, and a frame the
+ * injector corrupts must fail its checksum, so the core then checks it. */
+static void received(struct weir_driver *d, uint8_t *frame, size_t len,
+                     uint64_t now, unsigned flags)
+{
+  int faults = weir_faults_active(d->faults_, WEIR_FAULTS_IN);
+
   d->stats.frames_in++;
+  if ((flags & WEIR_RX_CSUM_PARTIAL) && (d->capture_ || faults)) {
+    if (complete_rx(d, frame, len) != 0)
+      return;
+    flags = WEIR_RX_CSUM_VALID;
+  }
   capture(d, now, frame, len);
   d->in_now_ = now;
-  if (weir_faults_active(d->faults_, WEIR_FAULTS_IN))
+  if (faults)
     weir_faults_frame(d->faults_, WEIR_FAULTS_IN, frame, len, now);
   else
-    input(d, frame, len);
+    input(d, frame, len, flags);
+}
+
+/* Sends what the stack has queued for a link with send_many: the frames
+ * one pass finds go out in one call, in order; what the link refuses for
+ * now waits in the backlog. Returns 1 if the batch was full (there may
+ * be more). */
+static int flush_batch(struct weir_driver *d, uint64_t now)
+{
+  int k, i, j, r;
+  size_t n;
+
+  for (k = 0; k < WEIR_DRIVER_BATCH; k++) {
+    n = weir_output(d->stack, d->txb_[k], d->txb_size_, now);
+    if (n == 0)
+      break;
+    d->txlen_[k] = n;
+  }
+  for (i = 0; i < k && !d->dead_;) {
+    r = d->link->ops->send_many(d->link, (const uint8_t *const *)d->txb_ + i,
+                                d->txlen_ + i, k - i);
+    if (r > 0) {
+      for (j = i; j < i + r; j++)
+        took(d, d->txb_[j], d->txlen_[j], NULL);
+      i += r;
+    } else if (r == 0) {
+      d->stats.send_again++;
+      for (; i < k; i++)
+        backlog_add(d, d->txb_[i], d->txlen_[i], NULL);
+    } else {
+      /* The first is lost, as on a wire; the rest are offered again. */
+      d->stats.send_errors++;
+      i++;
+    }
+  }
+  return k == WEIR_DRIVER_BATCH;
 }
 
 /* Moves frames from weir_output to the link until either runs dry. A
@@ -189,6 +353,7 @@ static void received(struct weir_driver *d, const uint8_t *frame, size_t len,
  * watched for writability; the core keeps the rest in its own queue. */
 static void flush(struct weir_driver *d)
 {
+  struct weir_tx_meta m;
   uint64_t now;
   size_t n;
 
@@ -198,13 +363,25 @@ static void flush(struct weir_driver *d)
    * retries it then); trying again before that only wastes a syscall. */
   while (!d->backlog_) {
     now = weir_driver_now(d);
-    n = weir_output(d->stack, d->tx_, d->tx_cap_, now);
-    if (n == 0)
-      return;
-    if (weir_faults_active(d->faults_, WEIR_FAULTS_OUT))
+    if (weir_faults_active(d->faults_, WEIR_FAULTS_OUT)) {
+      n = weir_output(d->stack, d->tx_, d->tx_cap_, now);
+      if (n == 0)
+        return;
       weir_faults_frame(d->faults_, WEIR_FAULTS_OUT, d->tx_, n, now);
-    else
-      link_send(d, d->tx_, n);
+    } else if (d->meta_) {
+      n = weir_output_meta(d->stack, d->tx_, d->tx_cap_, now, &m);
+      if (n == 0)
+        return;
+      link_send(d, d->tx_, n, &m);
+    } else if (d->txb_mem_) {
+      if (!flush_batch(d, now))
+        return;
+    } else {
+      n = weir_output(d->stack, d->tx_, d->tx_cap_, now);
+      if (n == 0)
+        return;
+      link_send(d, d->tx_, n, NULL);
+    }
   }
 }
 
@@ -328,10 +505,35 @@ static void timer_cb(uv_timer_t *t)
     arm_timer(d, 1);
 }
 
+/* Receives up to `max` frames (one unless the link has recv_many) and
+ * puts them in. Returns how many, 0 if none was ready, or -errno. */
+static long receive(struct weir_driver *d, int max)
+{
+  unsigned flags = 0;
+  uint64_t now;
+  long n;
+  int k;
+
+  if (d->rxb_mem_) {
+    n = d->link->ops->recv_many(d->link, d->rxb_, d->rxcap_, d->rxlen_, max);
+    now = weir_driver_now(d);
+    for (k = 0; k < n && !d->closing_ && !d->dead_; k++)
+      received(d, d->rxb_[k], d->rxlen_[k], now, 0);
+    return n;
+  }
+  if (d->meta_)
+    n = d->link->ops->recv_meta(d->link, d->rx_, d->rx_cap_, &flags);
+  else
+    n = d->link->ops->recv(d->link, d->rx_, d->rx_cap_);
+  if (n > 0)
+    received(d, d->rx_, (size_t)n, weir_driver_now(d), flags);
+  return n > 0 ? 1 : n;
+}
+
 static void poll_cb(uv_poll_t *p, int status, int events)
 {
   struct weir_driver *d = p->data;
-  int i;
+  int i, want;
   long n;
 
   if (status < 0) {
@@ -347,15 +549,20 @@ static void poll_cb(uv_poll_t *p, int status, int events)
   /* Drain what is ready, not one frame per wake-up: a wake-up costs more
    * than a read. The poll is level-triggered, so frames left past the
    * cap wake us again on the next loop iteration. */
-  for (i = 0; i < WEIR_DRIVER_BATCH && !d->closing_ && !d->dead_; i++) {
-    n = d->link->ops->recv(d->link, d->rx_, d->rx_cap_);
+  for (i = 0; i < WEIR_DRIVER_BATCH && !d->closing_ && !d->dead_;) {
+    want = WEIR_DRIVER_BATCH - i;
+    n = receive(d, want);
     if (n == 0)
       break;
     if (n < 0) {
       link_failed(d, (int)n);
       return;
     }
-    received(d, d->rx_, (size_t)n, weir_driver_now(d));
+    i += (int)n;
+    /* A short batch emptied the socket: asking again costs a syscall
+     * that finds nothing (the poll is level-triggered anyway). */
+    if (n < want && d->rxb_mem_)
+      break;
   }
   if (i == WEIR_DRIVER_BATCH)
     d->stats.batch_full++;
@@ -428,7 +635,7 @@ int weir_driver_step(struct weir_driver *d)
       return 0;
     }
     if (n > 0)
-      received(d, d->rx_, (size_t)n, d->vnow_);
+      received(d, d->rx_, (size_t)n, d->vnow_, 0);
   }
   if (!d->closing_)
     d->more_ |= run(d);
@@ -436,6 +643,49 @@ int weir_driver_step(struct weir_driver *d)
 }
 
 /* ------------------------------------------------------------ set-up */
+
+static void buffers_free(struct weir_driver *d)
+{
+  free(d->rx_);
+  free(d->tx_);
+  free(d->scratch_);
+  free(d->rxb_mem_);
+  free(d->txb_mem_);
+  d->rx_ = d->tx_ = d->scratch_ = d->rxb_mem_ = d->txb_mem_ = NULL;
+}
+
+/* One frame each way, and what the link's batches and offloads need.
+ * Virtual time takes one frame at a time, whatever the link has. */
+static int buffers_alloc(struct weir_driver *d)
+{
+  const struct weir_link_ops *ops = d->link->ops;
+  int k;
+
+  d->rx_cap_ = d->tx_cap_ = FRAME_BUF;
+  d->rx_ = malloc(d->rx_cap_);
+  d->tx_ = malloc(d->tx_cap_);
+  if (!d->rx_ || !d->tx_)
+    return UV_ENOMEM;
+  d->meta_ = !d->virtual_ && ops->recv_meta && ops->send_meta &&
+             d->link->tx_csum_offload;
+  if (d->meta_ && d->capture_ && !(d->scratch_ = malloc(d->tx_cap_)))
+    return UV_ENOMEM;
+  if (d->virtual_ || d->meta_ || !ops->recv_many || !ops->send_many)
+    return 0;
+  /* Every receive buffer is as large as the one above, for the same
+   * reason; the pages a short frame leaves untouched cost nothing. */
+  d->txb_size_ = weir_stack_config(d->stack)->mtu + l3_off(d);
+  d->rxb_mem_ = malloc((size_t)WEIR_DRIVER_BATCH * FRAME_BUF);
+  d->txb_mem_ = malloc((size_t)WEIR_DRIVER_BATCH * d->txb_size_);
+  if (!d->rxb_mem_ || !d->txb_mem_)
+    return UV_ENOMEM;
+  for (k = 0; k < WEIR_DRIVER_BATCH; k++) {
+    d->rxb_[k] = d->rxb_mem_ + (size_t)k * FRAME_BUF;
+    d->rxcap_[k] = FRAME_BUF;
+    d->txb_[k] = d->txb_mem_ + (size_t)k * d->txb_size_;
+  }
+  return 0;
+}
 
 int weir_driver_init(struct weir_driver *d, uv_loop_t *loop,
                      struct weir_stack *stack, struct weir_link *link,
@@ -476,13 +726,10 @@ int weir_driver_init_ex(struct weir_driver *d, uv_loop_t *loop,
     d->faults_->deliver = faults_cb;
     d->faults_->ctx = d;
   }
-  d->rx_cap_ = d->tx_cap_ = FRAME_BUF;
-  d->rx_ = malloc(d->rx_cap_);
-  d->tx_ = malloc(d->tx_cap_);
-  if (!d->rx_ || !d->tx_) {
-    free(d->rx_);
-    free(d->tx_);
-    return UV_ENOMEM;
+  err = buffers_alloc(d);
+  if (err < 0) {
+    buffers_free(d);
+    return err;
   }
   if (d->virtual_) {
     err = uv_idle_init(loop, &d->idle_);
@@ -490,8 +737,7 @@ int weir_driver_init_ex(struct weir_driver *d, uv_loop_t *loop,
     err = uv_poll_init(loop, &d->poll_, weir_link_fd(link));
   }
   if (err < 0) {
-    free(d->rx_);
-    free(d->tx_);
+    buffers_free(d);
     return err;
   }
   uv_timer_init(loop, &d->timer_);
@@ -515,9 +761,7 @@ static void handle_closed(uv_handle_t *h)
 
   if (--d->pending_ > 0)
     return;
-  free(d->rx_);
-  free(d->tx_);
-  d->rx_ = d->tx_ = NULL;
+  buffers_free(d);
   backlog_free(d);
   if (d->on_close_)
     d->on_close_(d);

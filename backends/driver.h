@@ -30,6 +30,23 @@
  *     When the recording is over and the core's timers are quiet (or the
  *     horizon has passed), on_link_error is called with UV_EOF.
  *
+ * Batches and offloads, when the link has them (link.h):
+ *   - recv_many/send_many (raw: recvmmsg/sendmmsg): up to
+ *     WEIR_DRIVER_BATCH frames per system call. Each received frame is
+ *     still answered and its events delivered before the next goes in
+ *     (the core's queues are bounded; a batch must not overflow them),
+ *     and the frames one flush finds queued go out in one call.
+ *   - recv_meta/send_meta (tun with a virtio-net header): frames move with
+ *     weir_input_flags and weir_output_meta, so that the kernel cuts
+ *     weir's TCP super-segments and checksums, and hands over its own
+ *     uncut, with the checksums it vouches for. The capture still shows
+ *     what a link without offloads would carry out: a partial checksum
+ *     completed, a super-segment as the segments the link cuts it into
+ *     (so a capture replays segment for segment); what comes in is
+ *     written as it came, merged segments whole. While the fault
+ *     injector acts on a direction, that direction moves plain frames
+ *     only (what it corrupts must fail a checksum).
+ *
  * The handles are embedded here, libuv style: the struct must not move
  * while the driver is running, and must outlive the close callback. */
 #ifndef WEIR_BACKENDS_DRIVER_H
@@ -68,6 +85,8 @@ struct weir_driver_stats {
   uint64_t frames_in;   /* frames the link received (the injector may
                            drop or duplicate some on the way in) */
   uint64_t frames_out;  /* frames the link took */
+  uint64_t gso_out;     /* of those, super-segments (the link cut them) */
+  uint64_t gso_segs;    /* the segments the link cut those into */
   uint64_t batch_full;  /* wake-ups that hit WEIR_DRIVER_BATCH */
   uint64_t send_again;  /* sends the link refused for now (EAGAIN) */
   uint64_t send_errors; /* frames the link refused for good (lost) */
@@ -114,6 +133,14 @@ struct weir_driver {
   size_t rx_cap_;
   uint8_t *tx_; /* one frame weir_output gave us */
   size_t tx_cap_;
+  int meta_;         /* the link's offloads are in use (recv/send_meta) */
+  uint8_t *scratch_; /* capture: a copy to complete a checksum in */
+  /* A link with recv_many/send_many: one batch of frames each way. */
+  uint8_t *rxb_mem_, *txb_mem_;
+  uint8_t *rxb_[WEIR_DRIVER_BATCH], *txb_[WEIR_DRIVER_BATCH];
+  size_t rxcap_[WEIR_DRIVER_BATCH], rxlen_[WEIR_DRIVER_BATCH];
+  size_t txlen_[WEIR_DRIVER_BATCH];
+  size_t txb_size_; /* each: the stack's largest frame */
   /* Frames the link refused (EAGAIN), oldest first, sent when the fd is
    * writable; nothing more is taken from the core until they are gone.
    * One at most without faults; with them, what one output frame brings

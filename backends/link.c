@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "link.h"
+#include "wire/checksum.h"
 
 static const struct weir_link_ops *const backends[] = {
     &weir_link_tun,
@@ -86,5 +87,24 @@ int weir_link_set_mtu(struct weir_link *l, const char *name, int dev_mtu,
     return weir_link_fail(l, -EINVAL, "%s: MTU %d is outside 576..65535", name,
                           mtu);
   l->mtu = (uint16_t)mtu;
+  return 0;
+}
+
+int weir_link_csum_complete(uint8_t *f, size_t len, size_t l3, size_t start,
+                            size_t off)
+{
+  size_t end = len, at = start + off;
+  uint16_t c;
+
+  if (l3 + 20 <= len && f[l3] >> 4 == 4 &&
+      l3 + (size_t)(f[l3 + 2] << 8 | f[l3 + 3]) <= len)
+    end = l3 + (size_t)(f[l3 + 2] << 8 | f[l3 + 3]);
+  if (start < l3 + 20 || start >= end || at + 2 > end)
+    return -1;
+  c = weir_csum_finish(weir_csum_add(0, f + start, end - start));
+  if (c == 0)
+    c = 0xffff;
+  f[at] = (uint8_t)(c >> 8);
+  f[at + 1] = (uint8_t)c;
   return 0;
 }

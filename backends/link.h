@@ -38,6 +38,10 @@ struct weir_link_params {
 
   /* The device's IP MTU; 0 keeps the device's own. */
   uint16_t mtu;
+
+  /* Nonzero: no offloads (tun: no virtio-net header, as before them).
+   * Zero: what the backend and the kernel support (see csum_offload). */
+  int no_offload;
 };
 
 struct weir_link;
@@ -73,6 +77,19 @@ struct weir_link_ops {
                    const size_t *caps, size_t *lens, int n);
   int (*send_many)(struct weir_link *l, const uint8_t *const *bufs,
                    const size_t *lens, int n);
+
+  /* Optional forms for a link with offloads (csum_offload below), which
+   * the driver then uses instead of recv/send. recv_meta is recv, and
+   * sets *flags to the WEIR_RX_* for weir_input_flags (a frame may then
+   * be longer than the MTU: the host merged segments). send_meta is send
+   * for a frame from weir_output_meta, with what that said of it. Plain
+   * recv and send still move complete frames within the MTU (the
+   * backend completes checksums and, on the way in, takes merged
+   * segments as they are). */
+  long (*recv_meta)(struct weir_link *l, uint8_t *buf, size_t cap,
+                    unsigned *flags);
+  int (*send_meta)(struct weir_link *l, const uint8_t *buf, size_t len,
+                   const struct weir_tx_meta *m);
 };
 
 struct weir_link {
@@ -82,6 +99,10 @@ struct weir_link {
   char ifname[WEIR_LINK_IFNAMSIZ]; /* the name the device really has */
   char err[WEIR_LINK_ERRSIZE];     /* the last failure, for humans */
   void *state;                     /* the backend's own, if any */
+  /* The offloads the device took at open, for the stack's config
+   * (weir_config's of the same names); 0: none. */
+  uint8_t tx_csum_offload;
+  uint32_t tx_tso_max;
 };
 
 extern const struct weir_link_ops weir_link_tun;
@@ -110,6 +131,15 @@ int weir_link_fail(struct weir_link *l, int err, const char *fmt, ...)
  * one-line error outside 576..65535. */
 int weir_link_set_mtu(struct weir_link *l, const char *name, int dev_mtu,
                       uint16_t want);
+
+/* Completes a TCP or UDP checksum a sender left partial (virtio-net's
+ * NEEDS_CSUM): the field at start + off holds the pseudo-header's sum,
+ * and the covered bytes run from `start` to the end of the IPv4 datagram
+ * at `l3` (not of the frame: Ethernet may pad it). A sum of 0 is stored
+ * as 0xffff, as the kernel does (UDP requires it). Returns 0, or -1 if
+ * the offsets lie outside the datagram. */
+int weir_link_csum_complete(uint8_t *frame, size_t len, size_t l3, size_t start,
+                            size_t off);
 
 /* Closes l (again is harmless). */
 void weir_link_close(struct weir_link *l);

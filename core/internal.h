@@ -162,6 +162,7 @@ struct weir__ip_in {
   size_t len;
   uint8_t link_bcast; /* arrived as a link-layer broadcast */
   uint8_t ip_bcast;   /* destination was a broadcast address */
+  uint8_t l4_csum_ok; /* the link vouched for the TCP/UDP checksum */
 };
 
 /* --------------------------------------------------------------- stack */
@@ -252,8 +253,9 @@ size_t weir__ip_header(struct weir_stack *s, uint8_t *ip, uint8_t proto,
  * WEIR_ENETUNREACH. */
 int weir__link_header(struct weir_stack *s, uint32_t dst, uint8_t *buf,
                       uint64_t now);
+/* flags: WEIR_RX_* from weir_input_flags. */
 void weir__ip_input(struct weir_stack *s, const uint8_t *pkt, size_t len,
-                    int link_bcast, uint64_t now);
+                    int link_bcast, unsigned flags, uint64_t now);
 /* Routes a destination: 0 and the next hop, or WEIR_ENETUNREACH. */
 int weir__ip_route(const struct weir_stack *s, uint32_t dst, uint32_t *nexthop);
 /* Fills the IPv4 header of slot i for a payload of `plen` bytes already

@@ -20,7 +20,7 @@ static int bad_source(const struct weir_stack *s, uint32_t a)
 }
 
 void weir__ip_input(struct weir_stack *s, const uint8_t *pkt, size_t len,
-                    int link_bcast, uint64_t now)
+                    int link_bcast, unsigned flags, uint64_t now)
 {
   struct weir__ip_in in;
   int err = weir_ipv4_parse(&in.h, pkt, len);
@@ -46,10 +46,14 @@ void weir__ip_input(struct weir_stack *s, const uint8_t *pkt, size_t len,
   in.payload = in.h.payload;
   in.len = in.h.payload_len;
   WEIR__COUNT(s, IP_IN);
+  in.l4_csum_ok = 0;
   if (in.h.mf || in.h.frag_off) {
     weir__reasm_input(s, &in, now);
     return;
   }
+  /* What the link says of a checksum covers this packet alone: never a
+   * datagram pieced together from fragments (above). */
+  in.l4_csum_ok = (flags & (WEIR_RX_CSUM_VALID | WEIR_RX_CSUM_PARTIAL)) != 0;
   weir__ip_deliver(s, &in, now);
 }
 

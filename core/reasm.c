@@ -179,6 +179,7 @@ void weir__reasm_input(struct weir_stack *s, const struct weir__ip_in *in,
     whole.len = r->total;
     whole.h.payload = whole.payload;
     whole.h.payload_len = whole.len;
+    whole.l4_csum_ok = 0; /* verified over the whole, always */
     WEIR__COUNT(s, REASM_OK);
     weir__ip_deliver(s, &whole, now);
     slot_free(s, r);

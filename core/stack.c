@@ -128,6 +128,10 @@ static int config_ok(const struct weir_config *c)
     return 0;
   if (c->tcp_cc != WEIR_TCP_CC_CUBIC && c->tcp_cc != WEIR_TCP_CC_RENO)
     return 0;
+  /* A super-segment's checksum is always left to the link (virtio-net
+   * requires it of GSO), and its length must fit IPv4's field. */
+  if (c->tx_tso_max > 65535 || (c->tx_tso_max && !c->tx_csum_offload))
+    return 0;
   return 1;
 }
 
@@ -205,6 +209,12 @@ void weir_stack_free(struct weir_stack *s)
 void weir_input(struct weir_stack *s, const uint8_t *frame, size_t len,
                 uint64_t now)
 {
+  weir_input_flags(s, frame, len, now, 0);
+}
+
+void weir_input_flags(struct weir_stack *s, const uint8_t *frame, size_t len,
+                      uint64_t now, unsigned flags)
+{
   struct weir_eth e;
 
   WEIR__COUNT(s, FRAMES_IN);
@@ -216,7 +226,7 @@ void weir_input(struct weir_stack *s, const uint8_t *frame, size_t len,
       WEIR__COUNT(s, DROP_ETHERTYPE);
       return;
     }
-    weir__ip_input(s, frame, len, 0, now);
+    weir__ip_input(s, frame, len, 0, flags, now);
     return;
   }
   if (weir_eth_parse(&e, frame, len) != 0) {
@@ -237,7 +247,7 @@ void weir_input(struct weir_stack *s, const uint8_t *frame, size_t len,
     break;
   case WEIR_ETHERTYPE_IPV4:
     weir__ip_input(s, e.payload, e.payload_len, weir_eth_is_broadcast(e.dst),
-                   now);
+                   flags, now);
     break;
   default:
     WEIR__COUNT(s, DROP_ETHERTYPE);
@@ -247,15 +257,25 @@ void weir_input(struct weir_stack *s, const uint8_t *frame, size_t len,
 
 size_t weir_output(struct weir_stack *s, uint8_t *buf, size_t cap, uint64_t now)
 {
+  return weir_output_meta(s, buf, cap, now, NULL);
+}
+
+/* m NULL: weir_output, no offloads. Frames from the slots (ARP, ICMP,
+ * UDP, resets, segments that waited for ARP) are always complete. */
+size_t weir_output_meta(struct weir_stack *s, uint8_t *buf, size_t cap,
+                        uint64_t now, struct weir_tx_meta *m)
+{
   uint32_t i = s->txq.head;
   size_t len;
 
+  if (m)
+    memset(m, 0, sizeof(*m));
   if (i == WEIR__NONE) {
     /* Control frames first, then connections with something to send,
      * built straight into the caller's buffer. A connection whose next
      * hop is unresolved parks its segment on ARP and queues the request:
      * that request is the frame to return now. */
-    len = weir__tcp_output(s, buf, cap, now);
+    len = weir__tcp_output(s, buf, cap, now, m);
     if (len) {
       WEIR__COUNT(s, FRAMES_OUT);
       s->stats.c[WEIR_STAT_BYTES_OUT] += len;

@@ -206,8 +206,8 @@ void weir__udp_input(struct weir_stack *s, const struct weir__ip_in *in,
     WEIR__COUNT(s, DROP_UDP_MALFORMED);
     return;
   }
-  if (!weir_l4_checksum_ok(WEIR_IP_PROTO_UDP, in->payload, u.len, in->h.src,
-                           in->h.dst)) {
+  if (!in->l4_csum_ok && !weir_l4_checksum_ok(WEIR_IP_PROTO_UDP, in->payload,
+                                              u.len, in->h.src, in->h.dst)) {
     WEIR__COUNT(s, DROP_UDP_CHECKSUM);
     return;
   }

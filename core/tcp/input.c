@@ -713,8 +713,8 @@ void weir__tcp_input(struct weir_stack *s, const struct weir__ip_in *in,
     WEIR__COUNT(s, DROP_TCP_MALFORMED);
     return;
   }
-  if (!weir_l4_checksum_ok(WEIR_IP_PROTO_TCP, in->payload, in->len, in->h.src,
-                           in->h.dst)) {
+  if (!in->l4_csum_ok && !weir_l4_checksum_ok(WEIR_IP_PROTO_TCP, in->payload,
+                                              in->len, in->h.src, in->h.dst)) {
     WEIR__COUNT(s, DROP_TCP_CHECKSUM);
     return;
   }

@@ -162,9 +162,16 @@ static uint32_t seg_room(const struct weir__tcb *t)
 
 struct plan {
   uint32_t seq, len;
+  uint32_t gso; /* a super-segment: data bytes per piece; 0: one segment */
   uint8_t flags;
   uint8_t syn_opts;
 };
+
+/* The segments a plan stands for on the wire. */
+static uint32_t pieces(const struct plan *p)
+{
+  return p->gso ? (p->len + p->gso - 1) / p->gso : 1;
+}
 
 /* The sequence number just past the data in the send buffer (where the
  * FIN goes). Data is only sent once the SYN is acknowledged, so the
@@ -172,6 +179,19 @@ struct plan {
 static uint32_t data_end(const struct weir__tcb *t)
 {
   return t->fin_sent ? t->fin_seq : t->snd_una + t->snd.len;
+}
+
+/* The right edge of what may be sent outside SACK recovery: the peer's
+ * window or cwnd, whichever is less, from SND.UNA. Limited Transmit
+ * (RFC 3042): each of the first two duplicate ACKs lets one new segment
+ * beyond cwnd go, so that a small flight still draws the third duplicate
+ * ACK instead of waiting for a timeout. */
+static uint32_t send_edge(const struct weir__tcb *t)
+{
+  uint32_t cw = t->cwnd;
+  if (!t->in_recovery && t->dupacks > 0 && t->dupacks < 3)
+    cw += t->dupacks * t->snd_mss;
+  return t->snd_una + (t->snd_wnd < cw ? t->snd_wnd : cw);
 }
 
 /* What decide() chose. */
@@ -292,15 +312,8 @@ static enum seg_kind decide(struct weir_stack *s, struct weir__tcb *t,
       wnd = 0;
     room = room < wnd ? room : wnd;
   } else {
-    /* Limited Transmit (RFC 3042): each of the first two duplicate ACKs
-     * lets one new segment beyond cwnd go, so that a small flight still
-     * draws the third duplicate ACK instead of waiting for a timeout. */
-    uint32_t cw = t->cwnd;
-    if (!t->in_recovery && t->dupacks > 0 && t->dupacks < 3)
-      cw += t->dupacks * t->snd_mss;
-    wnd = t->snd_wnd < cw ? t->snd_wnd : cw;
-    room = seq_lt(t->snd_nxt, t->snd_una + wnd) ? t->snd_una + wnd - t->snd_nxt
-                                                : 0;
+    uint32_t edge = send_edge(t);
+    room = seq_lt(t->snd_nxt, edge) ? edge - t->snd_nxt : 0;
   }
   len = avail < room ? avail : room;
   if (len > seg_room(t))
@@ -388,10 +401,54 @@ static void options(const struct weir_stack *s, const struct weir__tcb *t,
   }
 }
 
+/* A super-segment for the link to cut (TSO): p, a whole segment of new
+ * data, grows to take the whole segments that the next decide() calls
+ * would send at this moment, and the short one that would end them, in
+ * at most `max` data bytes. Those calls would see the same window, cwnd
+ * and options (nothing they read changes in between but SND.NXT), so the
+ * link's copies of this header are what they would build; the last
+ * piece's PSH and FIN are the link's to place. Retransmissions and
+ * recovery stay one segment at a time. */
+static void grow(const struct weir__tcb *t, struct plan *p, uint32_t max)
+{
+  uint32_t m = seg_room(t), end = data_end(t), edge = send_edge(t);
+  uint32_t avail, room, lim, len, tail;
+  int nagle_ok;
+
+  if (p->len != m || p->seq != t->snd_nxt || t->snd_nxt != t->snd_max ||
+      t->in_recovery || (p->flags & (WEIR_TCP_FIN | WEIR_TCP_PSH)) ||
+      max < 2 * m)
+    return;
+  avail = end - p->seq;
+  room = seq_gt(edge, p->seq) ? edge - p->seq : 0;
+  lim = avail < room ? avail : room;
+  len = (lim < max ? lim : max) / m * m;
+  tail = lim - len;
+  /* The short piece: decide() would send it only as all that is left,
+   * Nagle (SND.NXT is past SND.UNA by then, and whole pieces shorter
+   * than the MSS count as short) or the FIN allowing; or as half the
+   * peer's largest window with Nagle off. */
+  if (tail > 0 && tail < m && len + tail <= max) {
+    nagle_ok =
+        t->nodelay || (m >= t->snd_mss && !seq_gt(t->snd_sml, t->snd_una));
+    if ((len + tail == avail && (nagle_ok || t->fin_queued)) ||
+        (t->max_snd_wnd && tail >= t->max_snd_wnd / 2 && t->nodelay))
+      len += tail;
+  }
+  if (len <= m)
+    return;
+  p->len = len;
+  p->gso = m;
+  if (p->seq + len == end)
+    p->flags |= WEIR_TCP_PSH | (t->fin_queued ? WEIR_TCP_FIN : 0);
+}
+
 /* Builds the segment of plan p at ip (IPv4 header included); returns the
- * IP packet's length, or 0 if cap is too small. */
+ * IP packet's length, or 0 if cap is too small. `partial`: leave the
+ * checksum to the link. */
 static size_t build(struct weir_stack *s, struct weir__tcb *t,
-                    const struct plan *p, uint8_t *ip, size_t cap, uint64_t now)
+                    const struct plan *p, uint8_t *ip, size_t cap, int partial,
+                    uint64_t now)
 {
   struct weir_tcp h;
   size_t hl, total;
@@ -425,9 +482,26 @@ static size_t build(struct weir_stack *s, struct weir__tcb *t,
       t->rcv_adv = t->rcv_nxt + (field << t->rcv_wscale);
   }
   h.payload_len = p->len;
-  weir_tcp_emit(&h, t->laddr, t->raddr, l4, cap - WEIR_IPV4_HLEN);
+  if (partial)
+    weir_tcp_emit_partial(&h, t->laddr, t->raddr, l4, cap - WEIR_IPV4_HLEN);
+  else
+    weir_tcp_emit(&h, t->laddr, t->raddr, l4, cap - WEIR_IPV4_HLEN);
   weir__ip_header(s, ip, WEIR_IP_PROTO_TCP, t->raddr, hl + p->len);
+  /* The link numbers the pieces' IP IDs from this one up; ours go on
+   * after the last, as if we had sent them one by one. */
+  s->ip_id = (uint16_t)(s->ip_id + pieces(p) - 1);
+  s->stats.c[WEIR_STAT_IP_OUT] += pieces(p) - 1;
   return total;
+}
+
+/* The TCP header length of plan p's segment. */
+static size_t header_len(const struct weir_stack *s, const struct weir__tcb *t,
+                         const struct plan *p, uint64_t now)
+{
+  struct weir_tcp_opts o;
+
+  options(s, t, p, &o, now);
+  return weir_tcp_header_len(&o);
 }
 
 /* Bookkeeping once a segment of plan p is on its way. */
@@ -436,15 +510,19 @@ static void sent(struct weir_stack *s, struct weir__tcb *t,
 {
   uint32_t seqlen = p->len + ((p->flags & WEIR_TCP_SYN) ? 1 : 0) +
                     ((p->flags & WEIR_TCP_FIN) ? 1 : 0);
-  uint32_t end = p->seq + seqlen;
+  uint32_t end = p->seq + seqlen, n = pieces(p);
+  /* A super-segment's last piece, and its first (the one RTT timing
+   * follows, as it would one segment at a time). */
+  uint32_t last = p->gso ? p->len - (n - 1) * p->gso : p->len;
+  uint32_t first_end = p->gso ? p->seq + p->gso : end;
 
-  WEIR__COUNT(s, TCP_SEGS_OUT);
-  t->stats.segs_out++;
+  s->stats.c[WEIR_STAT_TCP_SEGS_OUT] += n;
+  t->stats.segs_out += n;
   if (p->flags & WEIR_TCP_FIN) {
     t->fin_sent = 1;
     t->fin_seq = p->seq + p->len;
   }
-  if (p->len && p->len < t->snd_mss && !t->persist &&
+  if (last && last < t->snd_mss && !t->persist &&
       seq_gt(p->seq + p->len, t->snd_sml))
     t->snd_sml = p->seq + p->len; /* (a window probe is not a write) */
   if (p->flags & WEIR_TCP_ACK) {
@@ -467,7 +545,7 @@ static void sent(struct weir_stack *s, struct weir__tcb *t,
       t->rtt_start = 0; /* Karn */
   } else if (!t->rtt_start) {
     t->rtt_start = now;
-    t->rtt_seq = end;
+    t->rtt_seq = first_end;
   }
   /* Only the go-back-N and new-data paths move snd_nxt; the targeted
    * retransmissions (fast retransmit, SACK holes) leave it be. */
@@ -489,14 +567,14 @@ static void sent(struct weir_stack *s, struct weir__tcb *t,
 
 /* Builds one frame for t into buf. Returns its length; 0 if t has nothing
  * to send (it leaves the queue); (size_t)-1 if a segment was queued for
- * ARP instead. */
+ * ARP instead. m: as weir__tcp_output's. */
 static size_t dispatch(struct weir_stack *s, struct weir__tcb *t, uint8_t *buf,
-                       size_t cap, uint64_t now)
+                       size_t cap, uint64_t now, struct weir_tx_meta *m)
 {
   struct plan p;
   enum seg_kind kind = decide(s, t, &p, now);
-  int lh;
-  size_t n;
+  int lh, partial = m && s->cfg.tx_csum_offload;
+  size_t n, ip_max, hl;
 
   if (!kind) {
     weir__tcp_txq_remove(s, t);
@@ -511,7 +589,7 @@ static size_t dispatch(struct weir_stack *s, struct weir__tcb *t, uint8_t *buf,
     uint32_t k = weir__pkt_get(s, 0);
     uint32_t nexthop;
     if (k != WEIR__NONE) {
-      n = build(s, t, &p, WEIR__PKT_IP(s, k), s->cfg.mtu, now);
+      n = build(s, t, &p, WEIR__PKT_IP(s, k), s->cfg.mtu, 0, now);
       s->pkts[k].len = s->lhlen + (uint32_t)n;
       weir__ip_route(s, t->raddr, &nexthop);
       weir__arp_resolve_send(s, k, nexthop, now);
@@ -521,9 +599,26 @@ static size_t dispatch(struct weir_stack *s, struct weir__tcb *t, uint8_t *buf,
     WEIR__COUNT(s, DROP_NO_ROUTE);
     n = (size_t)-1;
   } else {
-    n = build(s, t, &p, buf + lh, cap - (size_t)lh, now);
+    ip_max = cap - (size_t)lh;
+    if (m && s->cfg.tx_tso_max && kind == SEG_NEW) {
+      if (ip_max > s->cfg.tx_tso_max)
+        ip_max = s->cfg.tx_tso_max;
+      hl = header_len(s, t, &p, now);
+      if (ip_max > WEIR_IPV4_HLEN + hl)
+        grow(t, &p, (uint32_t)(ip_max - WEIR_IPV4_HLEN - hl));
+    }
+    n = build(s, t, &p, buf + lh, ip_max, partial, now);
     if (n == 0)
       return 0; /* the caller's buffer is too small: try again later */
+    if (partial) {
+      m->flags = WEIR_TX_CSUM_PARTIAL;
+      m->csum_start = (uint16_t)(lh + WEIR_IPV4_HLEN);
+      m->csum_offset = WEIR_TCP_CSUM_OFF;
+    }
+    if (p.gso) {
+      m->gso_size = (uint16_t)p.gso;
+      m->hdr_len = (uint16_t)(n - p.len + (size_t)lh);
+    }
     n += (size_t)lh;
   }
   sent(s, t, &p, kind, now);
@@ -535,11 +630,11 @@ static size_t dispatch(struct weir_stack *s, struct weir__tcb *t, uint8_t *buf,
 }
 
 size_t weir__tcp_output(struct weir_stack *s, uint8_t *buf, size_t cap,
-                        uint64_t now)
+                        uint64_t now, struct weir_tx_meta *m)
 {
   struct weir__tcb *t;
   while ((t = s->tx_head) != NULL) {
-    size_t n = dispatch(s, t, buf, cap, now);
+    size_t n = dispatch(s, t, buf, cap, now, m);
     if (n == 0 && s->tx_head == t)
       return 0; /* cap too small: leave it queued */
     if (n == 0)
@@ -602,6 +697,10 @@ void weir__tcp_send_reset(struct weir_stack *s, const struct weir__ip_in *in,
 void weir__tcp_ack_soon(struct weir_stack *s, struct weir__tcb *t, uint64_t now)
 {
   uint32_t seg = t->rcv_seg_max > 536 ? t->rcv_seg_max : 536;
+  /* A segment the host merged (GRO) or never cut (TSO) stands for
+   * several of at most the MSS we offered: ACK as for those. */
+  if (seg > t->rcv_mss)
+    seg = t->rcv_mss;
   if (t->rcv_nxt - t->last_ack_sent >= 2 * seg) {
     t->ack_now = 1;
     weir__tcp_want_output(s, t);

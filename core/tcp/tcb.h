@@ -213,8 +213,10 @@ void weir__tcp_icmp_error(struct weir_stack *s, int err, int frag_needed,
 /* output.c */
 void weir__tcp_want_output(struct weir_stack *s, struct weir__tcb *t);
 void weir__tcp_txq_remove(struct weir_stack *s, struct weir__tcb *t);
+/* m: NULL for weir_output; else weir_output_meta's, filled for a frame
+ * that uses the link's offloads. */
 size_t weir__tcp_output(struct weir_stack *s, uint8_t *buf, size_t cap,
-                        uint64_t now);
+                        uint64_t now, struct weir_tx_meta *m);
 /* A RST (or RST,ACK) answering a segment that has no connection. */
 void weir__tcp_send_reset(struct weir_stack *s, const struct weir__ip_in *in,
                           const struct weir_tcp *seg, uint64_t now);

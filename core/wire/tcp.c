@@ -210,12 +210,12 @@ static size_t emit_opts(const struct weir_tcp_opts *o, uint8_t *p)
   return (size_t)(p - start);
 }
 
-size_t weir_tcp_emit(const struct weir_tcp *t, uint32_t src, uint32_t dst,
-                     uint8_t *buf, size_t cap)
+static size_t emit(const struct weir_tcp *t, uint32_t src, uint32_t dst,
+                   uint8_t *buf, size_t cap, int partial)
 {
   size_t hlen = weir_tcp_header_len(&t->opt);
   size_t total;
-  uint16_t csum;
+  uint32_t sum;
 
   /* The pseudo-header carries the segment length in 16 bits. */
   if (t->payload_len > WEIR_IPV4_MAX_LEN - hlen)
@@ -233,11 +233,25 @@ size_t weir_tcp_emit(const struct weir_tcp *t, uint32_t src, uint32_t dst,
   weir__put16(buf + 16, 0);
   weir__put16(buf + 18, t->urg);
   emit_opts(&t->opt, buf + WEIR_TCP_HLEN);
-  csum = weir_csum_finish(weir_csum_add(
-      weir_csum_pseudo(src, dst, WEIR_IP_PROTO_TCP, (uint16_t)total), buf,
-      total));
-  weir__put16(buf + 16, csum);
+  sum = weir_csum_pseudo(src, dst, WEIR_IP_PROTO_TCP, (uint16_t)total);
+  if (partial)
+    weir__put16(buf + WEIR_TCP_CSUM_OFF, (uint16_t)sum);
+  else
+    weir__put16(buf + WEIR_TCP_CSUM_OFF,
+                weir_csum_finish(weir_csum_add(sum, buf, total)));
   return total;
+}
+
+size_t weir_tcp_emit(const struct weir_tcp *t, uint32_t src, uint32_t dst,
+                     uint8_t *buf, size_t cap)
+{
+  return emit(t, src, dst, buf, cap, 0);
+}
+
+size_t weir_tcp_emit_partial(const struct weir_tcp *t, uint32_t src,
+                             uint32_t dst, uint8_t *buf, size_t cap)
+{
+  return emit(t, src, dst, buf, cap, 1);
 }
 
 int weir_l4_checksum_ok(uint8_t proto, const uint8_t *seg, size_t len,

@@ -71,6 +71,15 @@ size_t weir_tcp_header_len(const struct weir_tcp_opts *o);
 size_t weir_tcp_emit(const struct weir_tcp *t, uint32_t src, uint32_t dst,
                      uint8_t *buf, size_t cap);
 
+/* weir_tcp_emit for a link that completes the checksum (checksum
+ * offload): the field holds the pseudo-header's folded sum, not
+ * complemented, and the payload is not read. */
+size_t weir_tcp_emit_partial(const struct weir_tcp *t, uint32_t src,
+                             uint32_t dst, uint8_t *buf, size_t cap);
+
+/* The checksum field's offset in a TCP header. */
+#define WEIR_TCP_CSUM_OFF 16
+
 /* Verifies a TCP or UDP checksum over the pseudo-header and `len` bytes
  * of segment. For UDP a stored checksum of 0 means none and passes. */
 int weir_l4_checksum_ok(uint8_t proto, const uint8_t *seg, size_t len,

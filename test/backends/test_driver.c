@@ -48,6 +48,7 @@ struct fake {
   unsigned recv_calls;
   unsigned send_calls;
   unsigned refused; /* sends answered "again" */
+  unsigned recv_many_calls, send_many_calls;
   unsigned nsent;
   uint64_t deadline[SENT_MAX]; /* weir_deadline() as the link took each */
 };
@@ -133,6 +134,51 @@ static const struct weir_link_ops fake_ip = {
     .close = fake_close,
     .recv = fake_recv,
     .send = fake_send,
+};
+
+/* The batched forms, as recvmmsg/sendmmsg behave: as many as are ready
+ * or taken, an error only if the first fails. */
+static int fake_recv_many(struct weir_link *l, uint8_t *const *bufs,
+                          const size_t *caps, size_t *lens, int n)
+{
+  struct fake *f = l->state;
+  long r;
+  int i;
+
+  f->recv_many_calls++;
+  for (i = 0; i < n; i++) {
+    r = fake_recv(l, bufs[i], caps[i]);
+    if (r <= 0)
+      return i > 0 ? i : (int)r;
+    lens[i] = (size_t)r;
+  }
+  return n;
+}
+
+static int fake_send_many(struct weir_link *l, const uint8_t *const *bufs,
+                          const size_t *lens, int n)
+{
+  struct fake *f = l->state;
+  int i, r;
+
+  f->send_many_calls++;
+  for (i = 0; i < n; i++) {
+    r = fake_send(l, bufs[i], lens[i]);
+    if (r <= 0)
+      return i > 0 ? i : r;
+  }
+  return n;
+}
+
+static const struct weir_link_ops fake_ip_many = {
+    .name = "fake-ip-many",
+    .type = WEIR_LINK_IP,
+    .open = fake_open,
+    .close = fake_close,
+    .recv = fake_recv,
+    .send = fake_send,
+    .recv_many = fake_recv_many,
+    .send_many = fake_send_many,
 };
 
 static const struct weir_link_ops fake_eth = {
@@ -520,6 +566,27 @@ DRIVER_TEST(test_driver_drains_every_ready_frame_per_wakeup, &fake_ip, NULL)
     CHECK_EQ(reply_seq(e, (unsigned)i, 56), i);
 }
 
+/* recv_many takes what is ready in one call; each frame is still
+ * answered before the next goes in, and the answers one flush finds go
+ * out together. */
+DRIVER_TEST(test_driver_batched_link_drains_in_one_call, &fake_ip_many, NULL)
+{
+  int i;
+
+  CHECK_EQ(peer_send_echoes(e, 20, 56), 20);
+  CHECK_EQ(env_start(e), 0);
+  CHECK(run_until(e, got_20));
+  CHECK_UEQ(e->d.stats.wakeups, 1);
+  CHECK_EQ(e->fake->recv_many_calls, 1);
+  CHECK_UEQ(e->d.stats.frames_in, 20);
+  CHECK_UEQ(e->d.stats.frames_out, 20);
+  CHECK(e->fake->send_many_calls >= 1);
+  CHECK_EQ(e->fake->send_calls, 20);
+  CHECK_EQ(e->nrx, 20);
+  for (i = 0; i < 20; i++)
+    CHECK_EQ(reply_seq(e, (unsigned)i, 56), i);
+}
+
 #define OVER_BATCH (WEIR_DRIVER_BATCH + 36)
 
 static int read_some(const struct env *e)
@@ -547,6 +614,25 @@ DRIVER_TEST(test_driver_batch_cap_defers_but_loses_nothing, &fake_ip, NULL)
   CHECK(run_until(e, got_over_batch));
   CHECK_UEQ(e->d.stats.wakeups, 2);
   CHECK_UEQ(e->d.stats.batch_full, 1);
+  CHECK_UEQ(e->d.stats.frames_in, OVER_BATCH);
+  CHECK_UEQ(e->d.stats.frames_out, OVER_BATCH);
+  CHECK_EQ(e->nrx, OVER_BATCH);
+  for (i = 0; i < OVER_BATCH; i++)
+    CHECK_EQ(reply_seq(e, (unsigned)i, 8), i);
+}
+
+DRIVER_TEST(test_driver_batched_link_batch_cap_defers_but_loses_nothing,
+            &fake_ip_many, NULL)
+{
+  int i;
+
+  CHECK_EQ(peer_send_echoes(e, OVER_BATCH, 8), OVER_BATCH);
+  CHECK_EQ(env_start(e), 0);
+  CHECK(run_until(e, read_some));
+  CHECK_UEQ(e->d.stats.frames_in, WEIR_DRIVER_BATCH);
+  CHECK_UEQ(e->d.stats.batch_full, 1);
+  CHECK(run_until(e, got_over_batch));
+  CHECK_UEQ(e->d.stats.wakeups, 2);
   CHECK_UEQ(e->d.stats.frames_in, OVER_BATCH);
   CHECK_UEQ(e->d.stats.frames_out, OVER_BATCH);
   CHECK_EQ(e->nrx, OVER_BATCH);
@@ -625,6 +711,24 @@ DRIVER_TEST(test_driver_holds_frame_when_link_refuses_send, &fake_ip, NULL)
   iters = e->iterations;
   pause_for(e, 30);
   CHECK(e->iterations - iters <= 10);
+}
+
+/* A batch the link takes only part of: the rest waits, in order. */
+DRIVER_TEST(test_driver_batched_link_keeps_refused_frames_in_order,
+            &fake_ip_many, NULL)
+{
+  int i;
+
+  CHECK(fill_link(e));
+  CHECK(e->d.stats.frames_out < HELD_N);
+  e->peer_reading = 1;
+  CHECK(run_until(e, got_held_n));
+  CHECK_EQ(e->nrx, HELD_N);
+  for (i = 0; i < HELD_N; i++)
+    CHECK_EQ(reply_seq(e, (unsigned)i, HELD_PLEN), i);
+  CHECK_UEQ(e->d.stats.frames_out, HELD_N);
+  CHECK_UEQ(e->d.stats.send_errors, 0);
+  CHECK(e->fake->send_many_calls > 0);
 }
 
 /* link.h: a send that returns 0 means "keep it and wait for the fd to be

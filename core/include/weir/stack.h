@@ -78,6 +78,15 @@ struct weir_config {
   uint8_t tcp_cc;               /* enum weir_tcp_cc (tcp.h): default CUBIC */
   uint32_t trace_entries;       /* weir_next_trace ring size; 0: no trace */
 
+  /* Offloads of the link (virtio-net's, as a TUN device with
+   * IFF_VNET_HDR has them), used by weir_output_meta only: weir_output
+   * always returns complete frames within the MTU. Both 0 by default. */
+  uint8_t tx_csum_offload; /* the link completes TCP checksums that
+                              weir_output_meta leaves partial */
+  uint32_t tx_tso_max;     /* the largest IPv4 packet, <= 65535, that the
+                              link cuts into MSS-sized TCP segments (TSO,
+                              GSO); needs tx_csum_offload. 0: none */
+
   /* ICMP errors we send: a token bucket (RFC 1812 4.3.2.8). */
   uint32_t icmp_rate_per_s; /* tokens per second; 0 disables errors */
   uint32_t icmp_burst;      /* bucket size */
@@ -110,12 +119,56 @@ void weir_stack_free(struct weir_stack *s);
 void weir_input(struct weir_stack *s, const uint8_t *frame, size_t len,
                 uint64_t now);
 
+/* Flags for weir_input_flags: what the link already knows about a
+ * packet's TCP or UDP checksum (virtio-net's header says it). Neither is
+ * taken for an IP fragment: a reassembled datagram is always verified.
+ *   VALID    verified by the link (virtio DATA_VALID)
+ *   PARTIAL  never computed: the field holds the pseudo-header's sum, and
+ *            the packet came from the host's own stack with nothing in
+ *            between to corrupt it (virtio NEEDS_CSUM) */
+#define WEIR_RX_CSUM_VALID   0x1u
+#define WEIR_RX_CSUM_PARTIAL 0x2u
+
+/* weir_input, for a link that vouches for checksums (flags above; 0 is
+ * weir_input). A segment larger than the MTU (the host's GRO or TSO
+ * merged several) is taken like any other, with or without flags. */
+void weir_input_flags(struct weir_stack *s, const uint8_t *frame, size_t len,
+                      uint64_t now, unsigned flags);
+
 /* Writes the next frame to transmit into buf and returns its length, or 0
  * when there is nothing to send. A frame never exceeds the MTU plus the
  * link header (14 bytes on Ethernet); if cap is smaller than the next
  * frame, returns 0 and leaves it queued. Call until it returns 0. */
 size_t weir_output(struct weir_stack *s, uint8_t *buf, size_t cap,
                    uint64_t now);
+
+/* What the link must do to a frame from weir_output_meta before it goes
+ * on the wire: the fields of a virtio_net_hdr.
+ *   CSUM_PARTIAL  complete the checksum at csum_start + csum_offset (it
+ *                 holds the pseudo-header's sum) over csum_start..end */
+#define WEIR_TX_CSUM_PARTIAL 0x1u
+
+struct weir_tx_meta {
+  unsigned flags;       /* WEIR_TX_* */
+  uint16_t csum_start;  /* from the frame's start: the TCP header */
+  uint16_t csum_offset; /* of the checksum field, from csum_start */
+  uint16_t gso_size;    /* 0, or: a TCP super-segment, to be cut into
+                           segments of this many data bytes (the last may
+                           be shorter), each with a copy of its headers,
+                           the IP ID counting up, FIN and PSH on the last
+                           only (virtio GSO_TCPV4) */
+  uint16_t hdr_len;     /* super-segment: link + IP + TCP header bytes */
+};
+
+/* weir_output for a link with the offloads cfg.tx_csum_offload and
+ * cfg.tx_tso_max describe: a TCP frame may be a super-segment of up to
+ * tx_tso_max bytes of IP (if cap allows) and may leave its checksum
+ * partial; *m (always filled) says so. A super-segment carries what
+ * successive weir_output calls at the same `now` would have sent, and
+ * the link's cut gives their very bytes; nothing else in the stack
+ * differs (retransmissions always go one segment at a time). */
+size_t weir_output_meta(struct weir_stack *s, uint8_t *buf, size_t cap,
+                        uint64_t now, struct weir_tx_meta *m);
 
 /* The earliest time at which weir_timers must be called, or UINT64_MAX if
  * no timer is pending. Cheap: reads the head of a heap. */
