@@ -47,7 +47,7 @@
 # value NA (the reason on stderr); the script goes on, and exits 1 at the
 # end if any did. Exit 77 (skip) if not root.
 #
-# Namespaces weir-bench-<pid>-*, addresses in 10.77.200.0/24-10.77.209.0/24
+# Namespaces weir-net-*-<pid>, addresses in 10.77.200.0/24-10.77.209.0/24
 # only, all of it removed at exit. About two minutes.
 
 # SC2317: the measuring functions are called through median(), which
@@ -85,15 +85,15 @@ for b in echoserver echoclient bench/netxfer bench/rr bench/linkrate; do
     exit 1
   fi
 done
-if ! ip netns add "weir-bench-$$-probe" 2>/dev/null; then
+if ! ip netns add "weir-net-probe-$$" 2>/dev/null; then
   say "SKIP: cannot create network namespaces here"
   exit 77
 fi
-ip netns del "weir-bench-$$-probe"
+ip netns del "weir-net-probe-$$"
 
 # shellcheck source-path=SCRIPTDIR source=netlib.sh
-. "$root/bench/netlib.sh"
-T=$NB_TMP
+WEIR_BUILD=$build . "$root/bench/netlib.sh"
+T=$TMP
 ES=$build/echoserver
 EC=$build/echoclient
 NX=$build/bench/netxfer
@@ -158,8 +158,8 @@ report() {
 #    (10.77.202.0/24).
 # C-D: Linux on both ends of veth-c/veth-d (10.77.204.0/24), the reference.
 setup() {
-  nb_ns NS_T t && nb_ns NS_A a && nb_ns NS_B b && nb_ns NS_C c &&
-    nb_ns NS_D d || return 1
+  make_ns_into NS_T t && make_ns_into NS_A a && make_ns_into NS_B b &&
+    make_ns_into NS_C c && make_ns_into NS_D d || return 1
   ip link add veth-a netns "$NS_A" type veth peer name veth-b \
     netns "$NS_B" || return 1
   ip netns exec "$NS_A" ip addr add 10.77.202.1/24 dev veth-a
@@ -232,9 +232,9 @@ iperf3_run() {
 netxfer_ref() {
   local sink out
   V=
-  nb_bg sink 30 ip netns exec "$NS_D" "${SUT[@]}" "$NX" sink 5003 60 \
+  start_bg sink 30 ip netns exec "$NS_D" "${SUT[@]}" "$NX" sink 5003 60 \
     >"$T/nxsink.out" 2>&1
-  nb_until 5 nb_listening "$NS_D" 5003 || {
+  wait_until 5 nb_listening "$NS_D" 5003 || {
     WHY="netxfer sink did not listen"
     return 1
   }
@@ -264,9 +264,9 @@ linux_reference() {
 
   command -v iperf3 >/dev/null || has_iperf=0
   if [ "$has_iperf" -eq 1 ]; then
-    nb_bg srv 120 ip netns exec "$NS_D" "${SUT[@]}" iperf3 -s -p 5201 \
+    start_bg srv 120 ip netns exec "$NS_D" "${SUT[@]}" iperf3 -s -p 5201 \
       >"$T/iperf3-s.log" 2>&1
-    nb_until 5 nb_listening "$NS_D" 5201 || has_iperf=0
+    wait_until 5 nb_listening "$NS_D" 5201 || has_iperf=0
   fi
   [ "$has_iperf" -eq 1 ] ||
     say "no iperf3 (ci/deps.sh bench installs it): netxfer's figures are" \
@@ -307,9 +307,9 @@ linux_reference() {
 
   # Latency: a kernel echo server on CPU 1, over the veth (offloads off,
   # which small segments never use) and on loopback.
-  nb_bg rrs 120 ip netns exec "$NS_D" "${SUT[@]}" "$RR" -l 7 \
+  start_bg rrs 120 ip netns exec "$NS_D" "${SUT[@]}" "$RR" -l 7 \
     >"$T/rr-l.log" 2>&1
-  if ! nb_until 5 nb_listening "$NS_D" 7; then
+  if ! wait_until 5 nb_listening "$NS_D" 7; then
     WHY="rr -l did not listen"
   fi
   for sz in 1 1024; do
@@ -407,9 +407,9 @@ weir_server() {
   local backend=$1 port=$2 word=echoing
   shift 2
   case " $* " in *" --discard "*) word=discarding ;; esac
-  nb_bg SRV 60 ip netns exec "$WNS" "${SUT[@]}" "$ES" -v "${COMMON[@]}" \
+  start_bg SRV 60 ip netns exec "$WNS" "${SUT[@]}" "$ES" -v "${COMMON[@]}" \
     --timeout 15 "$@" "$port" >"$T/es-$backend.log" 2>"$T/es-$backend.err"
-  nb_until 5 started_or_gone "$T/es-$backend.log" "$word TCP on port $port"
+  wait_until 5 started_or_gone "$T/es-$backend.log" "$word TCP on port $port"
   if ! nb_logged "$T/es-$backend.log" "$word TCP on port $port"; then
     WHY="echoserver did not start: $(tail -2 "$T/es-$backend.err" |
       tr '\n' ' ')"
@@ -441,7 +441,7 @@ started_or_gone() {
 # so that the next may make it again.
 weir_done() {
   case $DEV in
-  wbtun0 | wbtap0) nb_until 5 nb_gone "$WNS" "$DEV" ||
+  wbtun0 | wbtap0) wait_until 5 nb_gone "$WNS" "$DEV" ||
     say "$DEV still there after weir exited" ;;
   esac
 }
@@ -472,9 +472,9 @@ bulk_in() {
 bulk_out() {
   local sink out
   V=
-  nb_bg sink $((SECS + 30)) ip netns exec "$LNS" "${PEER[@]}" "$NX" sink 5002 \
+  start_bg sink $((SECS + 30)) ip netns exec "$LNS" "${PEER[@]}" "$NX" sink 5002 \
     "$SECS" >"$T/sink-$1.out" 2>&1
-  if ! nb_until 5 nb_listening "$LNS" 5002; then
+  if ! wait_until 5 nb_listening "$LNS" 5002; then
     WHY="netxfer sink did not listen"
     return 1
   fi
