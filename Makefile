@@ -139,11 +139,11 @@ $(B)/bench/core: bench/core.c $(CORE_SRC) $(CORE_HDR)
 # kernel sockets only: libc, and libpcap for linkrate's pcap_inject.
 BENCH_NET_BINS := $(B)/bench/netxfer $(B)/bench/rr $(B)/bench/linkrate
 
-$(B)/bench/netxfer $(B)/bench/rr: $(B)/bench/%: bench/%.c
+$(B)/bench/netxfer $(B)/bench/rr: $(B)/bench/%: bench/%.c bench/tool.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CSTD) $(WARN) -O2 -g -D_GNU_SOURCE -o $@ $<
 
-$(B)/bench/linkrate: bench/linkrate.c
+$(B)/bench/linkrate: bench/linkrate.c bench/tool.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CSTD) $(WARN) -O2 -g -D_GNU_SOURCE $(PCAP_CFLAGS) -o $@ $< $(PCAP_LIBS)
 

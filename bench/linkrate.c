@@ -39,25 +39,13 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "tool.h"
+
 #define IP_LEN  1500
 #define ETH_HDR 14
 #define BATCH   64
 
 static uint8_t frame[ETH_HDR + IP_LEN];
-
-static void die(const char *what)
-{
-  fprintf(stderr, "linkrate: %s: %s\n", what, strerror(errno));
-  exit(1);
-}
-
-static double now_s(void)
-{
-  struct timespec ts;
-
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 /* An IPv4/UDP packet of IP_LEN bytes from 10.77.209.2 to 10.77.209.99
  * (nobody) at f: in an Ethernet frame to 02:77:00:00:ff:01 (nobody) when

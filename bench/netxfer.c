@@ -27,23 +27,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "tool.h"
+
 #define BUF (256 * 1024)
 
 static char buf[BUF];
-
-static void die(const char *what)
-{
-  fprintf(stderr, "netxfer: %s: %s\n", what, strerror(errno));
-  exit(1);
-}
-
-static double now_s(void)
-{
-  struct timespec ts;
-
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static void timeouts(int fd)
 {
