@@ -30,7 +30,30 @@ uint64_t weir_driver_now(const struct weir_driver *d)
 {
   if (d->virtual_)
     return d->vnow_;
+  if (d->serving_)
+    return d->now_;
   return uv_hrtime() / 1000;
+}
+
+/* Starts serving a wake-up (a poll or timer callback, an app's kick): the
+ * clock is read once, here, and every frame, output and event of it
+ * shares that time. A bulk transfer would otherwise read the clock
+ * several times a frame. Returns what serve_end needs: serving may nest
+ * (a kick from inside on_event), and then the outer time holds. */
+static int serve_begin(struct weir_driver *d)
+{
+  int was = d->serving_;
+
+  if (!was) {
+    d->now_ = weir_driver_now(d);
+    d->serving_ = 1;
+  }
+  return was;
+}
+
+static void serve_end(struct weir_driver *d, int was)
+{
+  d->serving_ = was;
 }
 
 static void set_poll(struct weir_driver *d, int mask)
@@ -313,32 +336,38 @@ static void received(struct weir_driver *d, uint8_t *frame, size_t len,
     input(d, frame, len, flags);
 }
 
-/* Sends what the stack has queued for a link with send_many: the frames
- * one pass finds go out in one call, in order; what the link refuses for
- * now waits in the backlog. Returns 1 if the batch was full (there may
- * be more). */
+/* Sends what the stack has queued for a link with send_many (with
+ * offloads, frames from weir_output_meta and what it said of each): the
+ * frames one pass finds go out in one call, in order; what the link
+ * refuses for now waits in the backlog. Returns 1 if the batch was full
+ * (there may be more). */
 static int flush_batch(struct weir_driver *d, uint64_t now)
 {
+  const struct weir_tx_meta *m = d->meta_ ? d->txm_ : NULL;
   int k, i, j, r;
   size_t n;
 
   for (k = 0; k < WEIR_DRIVER_BATCH; k++) {
-    n = weir_output(d->stack, d->txb_[k], d->txb_size_, now);
+    if (m)
+      n = weir_output_meta(d->stack, d->txb_[k], d->txb_size_, now,
+                           &d->txm_[k]);
+    else
+      n = weir_output(d->stack, d->txb_[k], d->txb_size_, now);
     if (n == 0)
       break;
     d->txlen_[k] = n;
   }
   for (i = 0; i < k && !d->dead_;) {
     r = d->link->ops->send_many(d->link, (const uint8_t *const *)d->txb_ + i,
-                                d->txlen_ + i, k - i);
+                                d->txlen_ + i, m ? m + i : NULL, k - i);
     if (r > 0) {
       for (j = i; j < i + r; j++)
-        took(d, d->txb_[j], d->txlen_[j], NULL);
+        took(d, d->txb_[j], d->txlen_[j], m ? m + j : NULL);
       i += r;
     } else if (r == 0) {
       d->stats.send_again++;
       for (; i < k; i++)
-        backlog_add(d, d->txb_[i], d->txlen_[i], NULL);
+        backlog_add(d, d->txb_[i], d->txlen_[i], m ? m + i : NULL);
     } else {
       /* The first is lost, as on a wire; the rest are offered again. */
       d->stats.send_errors++;
@@ -368,14 +397,14 @@ static void flush(struct weir_driver *d)
       if (n == 0)
         return;
       weir_faults_frame(d->faults_, WEIR_FAULTS_OUT, d->tx_, n, now);
+    } else if (d->txb_mem_) {
+      if (!flush_batch(d, now))
+        return;
     } else if (d->meta_) {
       n = weir_output_meta(d->stack, d->tx_, d->tx_cap_, now, &m);
       if (n == 0)
         return;
       link_send(d, d->tx_, n, &m);
-    } else if (d->txb_mem_) {
-      if (!flush_batch(d, now))
-        return;
     } else {
       n = weir_output(d->stack, d->tx_, d->tx_cap_, now);
       if (n == 0)
@@ -472,11 +501,13 @@ static int run(struct weir_driver *d)
 
 void weir_driver_kick(struct weir_driver *d)
 {
-  int more;
+  int more, was;
 
   if (d->closing_ || d->depth_ > 0)
     return;
+  was = serve_begin(d);
   more = run(d);
+  serve_end(d, was);
   if (d->virtual_)
     d->more_ |= more; /* the next step finishes it */
   else
@@ -487,12 +518,14 @@ static void timer_cb(uv_timer_t *t)
 {
   struct weir_driver *d = t->data;
   uint64_t now;
+  int was;
 
   d->timer_armed_ = 0;
   /* An immediate timer (more work, not a deadline) serves no ms. */
   if (d->timer_ms_)
     d->fired_ms_ = d->timer_ms_;
   d->stats.timer_fires++;
+  was = serve_begin(d);
   now = weir_driver_now(d);
   d->more_ = 0;
   if (d->faults_) {
@@ -501,6 +534,7 @@ static void timer_cb(uv_timer_t *t)
   }
   weir_timers(d->stack, now);
   weir_driver_kick(d);
+  serve_end(d, was);
   if (d->more_)
     arm_timer(d, 1);
 }
@@ -515,10 +549,11 @@ static long receive(struct weir_driver *d, int max)
   int k;
 
   if (d->rxb_mem_) {
-    n = d->link->ops->recv_many(d->link, d->rxb_, d->rxcap_, d->rxlen_, max);
+    n = d->link->ops->recv_many(d->link, d->rxb_, d->rxcap_, d->rxlen_,
+                                d->meta_ ? d->rxflags_ : NULL, max);
     now = weir_driver_now(d);
     for (k = 0; k < n && !d->closing_ && !d->dead_; k++)
-      received(d, d->rxb_[k], d->rxlen_[k], now, 0);
+      received(d, d->rxb_[k], d->rxlen_[k], now, d->meta_ ? d->rxflags_[k] : 0);
     return n;
   }
   if (d->meta_)
@@ -533,13 +568,14 @@ static long receive(struct weir_driver *d, int max)
 static void poll_cb(uv_poll_t *p, int status, int events)
 {
   struct weir_driver *d = p->data;
-  int i, want;
+  int i, want, was;
   long n;
 
   if (status < 0) {
     link_failed(d, status);
     return;
   }
+  was = serve_begin(d);
   d->more_ = 0;
   if ((events & UV_WRITABLE) && d->backlog_ && send_backlog(d))
     d->more_ |= run(d);
@@ -556,6 +592,7 @@ static void poll_cb(uv_poll_t *p, int status, int events)
       break;
     if (n < 0) {
       link_failed(d, (int)n);
+      serve_end(d, was);
       return;
     }
     i += (int)n;
@@ -567,6 +604,7 @@ static void poll_cb(uv_poll_t *p, int status, int events)
   if (i == WEIR_DRIVER_BATCH)
     d->stats.batch_full++;
 out:
+  serve_end(d, was);
   arm_timer(d, d->more_);
 }
 
@@ -670,11 +708,13 @@ static int buffers_alloc(struct weir_driver *d)
              d->link->tx_csum_offload;
   if (d->meta_ && d->capture_ && !(d->scratch_ = malloc(d->tx_cap_)))
     return UV_ENOMEM;
-  if (d->virtual_ || d->meta_ || !ops->recv_many || !ops->send_many)
+  if (d->virtual_ || !ops->recv_many || !ops->send_many)
     return 0;
   /* Every receive buffer is as large as the one above, for the same
-   * reason; the pages a short frame leaves untouched cost nothing. */
-  d->txb_size_ = weir_stack_config(d->stack)->mtu + l3_off(d);
+   * reason, and so is each transmit one with offloads (a super-segment);
+   * the pages a short frame leaves untouched cost nothing. */
+  d->txb_size_ =
+      d->meta_ ? d->tx_cap_ : weir_stack_config(d->stack)->mtu + l3_off(d);
   d->rxb_mem_ = malloc((size_t)WEIR_DRIVER_BATCH * FRAME_BUF);
   d->txb_mem_ = malloc((size_t)WEIR_DRIVER_BATCH * d->txb_size_);
   if (!d->rxb_mem_ || !d->txb_mem_)
@@ -769,12 +809,16 @@ static void handle_closed(uv_handle_t *h)
 
 void weir_driver_close(struct weir_driver *d, weir_driver_close_cb cb)
 {
+  int was;
+
   if (d->closing_)
     return;
   /* What the app queued last (the echo that reached --count, say) still
    * goes out; only a frame waiting for ARP or a full link is lost. A
    * delay line empties at once: its frames would otherwise die with us. */
+  was = serve_begin(d);
   flush(d);
+  serve_end(d, was);
   if (d->faults_ && !d->dead_)
     weir_faults_drain(d->faults_, WEIR_FAULTS_OUT);
   d->closing_ = 1;

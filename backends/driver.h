@@ -36,16 +36,23 @@
  *     still answered and its events delivered before the next goes in
  *     (the core's queues are bounded; a batch must not overflow them),
  *     and the frames one flush finds queued go out in one call.
- *   - recv_meta/send_meta (tun with a virtio-net header): frames move with
- *     weir_input_flags and weir_output_meta, so that the kernel cuts
- *     weir's TCP super-segments and checksums, and hands over its own
- *     uncut, with the checksums it vouches for. The capture still shows
+ *   - offloads (tun, tap and raw with a virtio-net header: recv_meta and
+ *     send_meta, or the batched forms with flags and metas if the link
+ *     has them): frames move with weir_input_flags and weir_output_meta,
+ *     so that the kernel cuts weir's TCP super-segments and checksums,
+ *     and hands over its own uncut, with the checksums it vouches for.
+ *     A batch then holds super-segments too. The capture still shows
  *     what a link without offloads would carry out: a partial checksum
  *     completed, a super-segment as the segments the link cuts it into
  *     (so a capture replays segment for segment); what comes in is
  *     written as it came, merged segments whole. While the fault
  *     injector acts on a direction, that direction moves plain frames
  *     only (what it corrupts must fail a checksum).
+ *
+ * Time: each wake-up (a poll or timer callback, an app's kick) reads the
+ * clock once; every frame it takes in or sends, and every event it
+ * delivers, share that `now` (weir_driver_now() returns it inside
+ * on_event), as the frames of one batch arrived together.
  *
  * The handles are embedded here, libuv style: the struct must not move
  * while the driver is running, and must outlive the close callback. */
@@ -133,13 +140,16 @@ struct weir_driver {
   size_t rx_cap_;
   uint8_t *tx_; /* one frame weir_output gave us */
   size_t tx_cap_;
-  int meta_;         /* the link's offloads are in use (recv/send_meta) */
+  int meta_;         /* the link's offloads are in use (the _meta forms, or
+                        the batched ones with flags and metas) */
   uint8_t *scratch_; /* capture: a copy to complete a checksum in */
   /* A link with recv_many/send_many: one batch of frames each way. */
   uint8_t *rxb_mem_, *txb_mem_;
   uint8_t *rxb_[WEIR_DRIVER_BATCH], *txb_[WEIR_DRIVER_BATCH];
   size_t rxcap_[WEIR_DRIVER_BATCH], rxlen_[WEIR_DRIVER_BATCH];
   size_t txlen_[WEIR_DRIVER_BATCH];
+  unsigned rxflags_[WEIR_DRIVER_BATCH];        /* with offloads */
+  struct weir_tx_meta txm_[WEIR_DRIVER_BATCH]; /* with offloads */
   size_t txb_size_; /* each: the stack's largest frame */
   /* Frames the link refused (EAGAIN), oldest first, sent when the fd is
    * writable; nothing more is taken from the core until they are gone.
@@ -158,6 +168,8 @@ struct weir_driver {
   struct weir_capture *capture_;
   struct weir_faults *faults_;
   uint64_t in_now_; /* the time the frame being input arrived */
+  uint64_t now_;    /* the clock, as read when this wake-up began */
+  int serving_;     /* inside a wake-up: now_ holds */
   /* Virtual time. */
   int virtual_;
   int input_done_; /* the recording has no frame left */
@@ -186,7 +198,8 @@ int weir_driver_init_ex(struct weir_driver *d, uv_loop_t *loop,
                         weir_driver_link_cb on_link_error, void *user);
 
 /* Now, in weir's time base: monotonic microseconds (virtual time: the
- * virtual clock). */
+ * virtual clock). Inside a driver callback, the time the driver read
+ * when the wake-up began (see Time above). */
 uint64_t weir_driver_now(const struct weir_driver *d);
 
 /* Virtual time: does the next thing due (a held frame, a core timer, a

@@ -1,6 +1,7 @@
 /* What every link backend shares: finding one by name, opening and
  * closing through its table. */
 #include <errno.h>
+#include <linux/virtio_net.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -107,4 +108,46 @@ int weir_link_csum_complete(uint8_t *f, size_t len, size_t l3, size_t start,
   f[at] = (uint8_t)(c >> 8);
   f[at + 1] = (uint8_t)c;
   return 0;
+}
+
+void weir_link_vnet_tx(struct virtio_net_hdr *vh, const struct weir_tx_meta *m)
+{
+  memset(vh, 0, sizeof(*vh));
+  if (!m)
+    return;
+  if (m->flags & WEIR_TX_CSUM_PARTIAL) {
+    vh->flags = VIRTIO_NET_HDR_F_NEEDS_CSUM;
+    vh->csum_start = m->csum_start;
+    vh->csum_offset = m->csum_offset;
+  }
+  if (m->gso_size) {
+    vh->gso_type = VIRTIO_NET_HDR_GSO_TCPV4;
+    vh->gso_size = m->gso_size;
+    vh->hdr_len = m->hdr_len;
+  }
+}
+
+int weir_link_vnet_rx(const struct virtio_net_hdr *vh, uint8_t *f, size_t len,
+                      size_t l3, unsigned *flags)
+{
+  size_t ihl;
+  uint8_t proto;
+
+  *flags = 0;
+  if (vh->flags & VIRTIO_NET_HDR_F_DATA_VALID)
+    *flags = WEIR_RX_CSUM_VALID;
+  if (!(vh->flags & VIRTIO_NET_HDR_F_NEEDS_CSUM))
+    return 0;
+  if (len >= l3 + 20 && f[l3] >> 4 == 4) {
+    ihl = (size_t)(f[l3] & 15) * 4;
+    proto = f[l3 + 9];
+    if (vh->csum_start == l3 + ihl &&
+        ((proto == 6 && vh->csum_offset == 16) ||
+         (proto == 17 && vh->csum_offset == 6)) &&
+        (size_t)vh->csum_start + vh->csum_offset + 2 <= len) {
+      *flags = WEIR_RX_CSUM_PARTIAL;
+      return 0;
+    }
+  }
+  return weir_link_csum_complete(f, len, l3, vh->csum_start, vh->csum_offset);
 }

@@ -39,8 +39,10 @@ struct weir_link_params {
   /* The device's IP MTU; 0 keeps the device's own. */
   uint16_t mtu;
 
-  /* Nonzero: no offloads (tun: no virtio-net header, as before them).
-   * Zero: what the backend and the kernel support (see csum_offload). */
+  /* Nonzero: no offloads (tun, tap: no virtio-net header, as before
+   * them; raw: the header stays, but the backend cuts and checksums what
+   * the kernel left undone, and asks nothing of it). Zero: what the
+   * backend and the kernel support (see tx_csum_offload). */
   int no_offload;
 };
 
@@ -72,20 +74,23 @@ struct weir_link_ops {
   /* Optional batched forms (recvmmsg/sendmmsg, PACKET_MMAP rings); NULL
    * when the backend has none and the driver loops over recv/send. They
    * return how many frames were received/taken (0: EAGAIN), or a negative
-   * errno if none was. */
+   * errno if none was. With flags (metas) NULL they move frames as recv
+   * (send) does; otherwise, on a link with offloads only, as recv_meta
+   * (send_meta) does: flags[i] is set for the frame in bufs[i], metas[i]
+   * is what weir_output_meta said of bufs[i] (all zero: a plain frame). */
   int (*recv_many)(struct weir_link *l, uint8_t *const *bufs,
-                   const size_t *caps, size_t *lens, int n);
+                   const size_t *caps, size_t *lens, unsigned *flags, int n);
   int (*send_many)(struct weir_link *l, const uint8_t *const *bufs,
-                   const size_t *lens, int n);
+                   const size_t *lens, const struct weir_tx_meta *metas, int n);
 
-  /* Optional forms for a link with offloads (csum_offload below), which
-   * the driver then uses instead of recv/send. recv_meta is recv, and
-   * sets *flags to the WEIR_RX_* for weir_input_flags (a frame may then
-   * be longer than the MTU: the host merged segments). send_meta is send
-   * for a frame from weir_output_meta, with what that said of it. Plain
-   * recv and send still move complete frames within the MTU (the
-   * backend completes checksums and, on the way in, takes merged
-   * segments as they are). */
+  /* Optional forms for a link with offloads (tx_csum_offload below),
+   * which the driver then uses instead of recv/send. recv_meta is recv,
+   * and sets *flags to the WEIR_RX_* for weir_input_flags (a frame may
+   * then be longer than the MTU: the host merged segments). send_meta is
+   * send for a frame from weir_output_meta, with what that said of it.
+   * Plain recv and send still move complete frames (the backend
+   * completes checksums, and on the way in either takes merged segments
+   * as they are or cuts them, as it documents). */
   long (*recv_meta)(struct weir_link *l, uint8_t *buf, size_t cap,
                     unsigned *flags);
   int (*send_meta)(struct weir_link *l, const uint8_t *buf, size_t len,
@@ -140,6 +145,25 @@ int weir_link_set_mtu(struct weir_link *l, const char *name, int dev_mtu,
  * the offsets lie outside the datagram. */
 int weir_link_csum_complete(uint8_t *frame, size_t len, size_t l3, size_t start,
                             size_t off);
+
+struct virtio_net_hdr; /* <linux/virtio_net.h> */
+
+/* For backends with a virtio-net header: the header that asks the
+ * kernel for what m says of a frame from weir_output_meta (a partial
+ * checksum, a TCPv4 super-segment to cut). Offsets in m count from the
+ * frame's start, as the kernel's do: on Ethernet, the link header is in
+ * them. m NULL, or all zero: an empty header, a complete frame. */
+void weir_link_vnet_tx(struct virtio_net_hdr *vh, const struct weir_tx_meta *m);
+
+/* For backends with a virtio-net header: what the header vh that came
+ * with a received frame (its IPv4 header at l3) says of its checksum, as
+ * WEIR_RX_* flags into *flags. A checksum the kernel left partial is
+ * passed on as WEIR_RX_CSUM_PARTIAL only where the core would look for
+ * it (the TCP or UDP field right behind the IPv4 header); one anywhere
+ * else is completed here. Returns 0, or -1 if it could not be (the frame
+ * is not one weir can take). */
+int weir_link_vnet_rx(const struct virtio_net_hdr *vh, uint8_t *frame,
+                      size_t len, size_t l3, unsigned *flags);
 
 /* Closes l (again is harmless). */
 void weir_link_close(struct weir_link *l);

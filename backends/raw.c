@@ -17,15 +17,23 @@
  *   - Offloads. A local sender on the other end of a veth hands over its
  *     TCP data as one "super-frame" of up to 64 KiB (TSO/GSO) whose
  *     checksum is left for hardware to fill (CHECKSUM_PARTIAL); a NIC with
- *     GRO merges received segments the same way. On the wire these are
- *     MTU-sized frames with valid checksums, and that is what weir must
- *     see: its TCP acknowledges every second full-sized segment, and a
- *     segment it believes 64 KiB long would make it wait for 128 KiB. With
- *     PACKET_VNET_HDR each frame comes with a virtio_net_hdr saying what
- *     was left undone; the missing checksum is computed and a super-frame
- *     is cut into the segments it stands for (as the kernel's own software
- *     GSO would), here, before weir sees it. Nothing needs to be switched
- *     off on either end.
+ *     GRO merges received segments the same way. With PACKET_VNET_HDR
+ *     each frame comes with a virtio_net_hdr saying what was left undone.
+ *     With offloads on (the default: the link reports them, and the
+ *     driver moves frames with their WEIR_RX_* flags and weir_tx_meta),
+ *     weir's core takes a TCP super-frame whole, with the header's word
+ *     on its checksum as flags (NEEDS_CSUM: left partial by the host's
+ *     own stack; DATA_VALID: verified), and weir's own super-segments go
+ *     out behind a header that asks the kernel to cut and checksum them
+ *     (GSO TCPV4 and NEEDS_CSUM, offsets from the Ethernet header;
+ *     packet_snd takes them as from a virtio guest, a veth passes them on
+ *     whole, a NIC or the kernel's software GSO cuts them). With
+ *     --no-offload, and for what the core cannot take whole (UDP
+ *     super-frames, TCP ones past 64 KiB whose IP length is 0), the
+ *     backend does here what was left undone, before weir sees the frame:
+ *     the missing checksum is computed and a super-frame is cut into the
+ *     segments it stands for, as the kernel's own software GSO would.
+ *     Nothing needs to be switched off on either end.
  *
  *   - The interface's MAC filter. weir's MAC is not the interface's, so a
  *     NIC would drop unicast frames for weir in hardware. The backend is
@@ -57,7 +65,7 @@
  * RAW_TXQ_MAX of them a frame is dropped, as a full NIC queue would.
  *
  * recv_many and send_many move up to RAW_BATCH frames per system call
- * (recvmmsg/sendmmsg). */
+ * (recvmmsg/sendmmsg), with or without offloads. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <linux/filter.h>
@@ -91,6 +99,9 @@
 #define RAW_TXQ_MAX 1024
 #define VNET_HLEN   sizeof(struct virtio_net_hdr)
 
+/* The largest IPv4 packet weir sends for the kernel to cut. */
+#define RAW_TSO_MAX 65535
+
 /* Received frames are queued in the socket while weir is busy: a burst
  * of super-frames (64 KiB each, more in kernel accounting) would overflow
  * the default 208 KiB and be dropped before weir saw it. */
@@ -108,9 +119,10 @@ struct raw_held {
   uint8_t data[];
 };
 
-/* A frame the socket refused for now. */
+/* A frame the socket refused for now, and its header. */
 struct raw_frame {
   struct raw_frame *next;
+  struct virtio_net_hdr vh;
   size_t len;
   uint8_t data[];
 };
@@ -231,27 +243,6 @@ static void learn_mac(struct weir_link *l, const uint8_t *frame, size_t len)
 }
 
 /* ---------------------------------------------------- undoing offloads */
-
-/* Fills in a checksum the sender left to hardware: the field holds the
- * pseudo-header's sum, and the covered data runs from csum_start to the
- * end of the IP datagram (not of the frame: Ethernet may have padded
- * it). As the kernel does (skb_checksum_help), a sum of 0 is sent as
- * 0xffff, its other form, which UDP requires. */
-static int complete_csum(const struct virtio_net_hdr *vh, uint8_t *f,
-                         size_t len)
-{
-  size_t start = vh->csum_start, at = start + vh->csum_offset, end = len;
-  uint16_t c;
-
-  if (len >= ETH_HLEN + 20 && get16(f + 12) == ETH_P_IP &&
-      ETH_HLEN + (size_t)get16(f + ETH_HLEN + 2) <= len)
-    end = ETH_HLEN + get16(f + ETH_HLEN + 2);
-  if (start >= end || at + 2 > end)
-    return -1;
-  c = weir_csum_finish(weir_csum_add(0, f + start, end - start));
-  put16(f + at, c ? c : 0xffff);
-  return 0;
-}
 
 /* The header length of an IPv4 TCP or UDP super-frame, or 0 if it is not
  * one we can cut (anything else is dropped: weir speaks IPv4 only). */
@@ -389,13 +380,26 @@ static size_t take_held(struct raw *r, uint8_t *buf, size_t cap)
 /* What to do with a frame just received into f. */
 enum verdict { DROP, READY, HELD };
 
+/* Whether the core takes super-frame f whole: TCP, with an IP length
+ * that says how long it is (past 64 KiB it is 0). */
+static int take_whole(const struct virtio_net_hdr *vh, const uint8_t *f)
+{
+  return (vh->gso_type & ~VIRTIO_NET_HDR_GSO_ECN) == VIRTIO_NET_HDR_GSO_TCPV4 &&
+         get16(f + ETH_HLEN + 2) != 0;
+}
+
+/* flags NULL: the frame must leave as recv gives them, super-frames cut
+ * and checksums complete; else as recv_meta does, *flags its WEIR_RX_*. */
 static enum verdict classify(struct weir_link *l,
                              const struct virtio_net_hdr *vh, int pkttype,
-                             int truncated, uint8_t *f, size_t len)
+                             int truncated, uint8_t *f, size_t len,
+                             unsigned *flags)
 {
   struct raw *r = l->state;
   size_t hlen;
 
+  if (flags)
+    *flags = 0;
   /* A frame longer than the buffer would be misread as a shorter one. */
   if (pkttype == PACKET_OUTGOING || truncated)
     return DROP;
@@ -403,12 +407,19 @@ static enum verdict classify(struct weir_link *l,
     hlen = gso_hlen(vh, f, len);
     if (!hlen || vh->gso_size == 0)
       return DROP;
-    hold(r, f, len, hlen, vh->gso_size);
-    return HELD;
+    if (!flags || !take_whole(vh, f)) {
+      hold(r, f, len, hlen, vh->gso_size);
+      return HELD;
+    }
   }
-  if ((vh->flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) && complete_csum(vh, f, len))
+  if (flags && !r->held)
+    return weir_link_vnet_rx(vh, f, len, ETH_HLEN, flags) == 0 ? READY : DROP;
+  if ((vh->flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) &&
+      weir_link_csum_complete(f, len, ETH_HLEN, vh->csum_start,
+                              vh->csum_offset) != 0)
     return DROP;
-  /* Behind a super-frame still being cut, to keep the order. */
+  /* Behind a super-frame still being cut, to keep the order; a held
+   * frame has no flags, so its checksum was completed above. */
   if (r->held) {
     hold(r, f, len, 0, 0);
     return HELD;
@@ -541,6 +552,10 @@ static int raw_open(struct weir_link *l, const struct weir_link_params *p)
   err = weir_link_set_mtu(l, name, mtu, p->mtu);
   if (err < 0)
     return err;
+  if (!p->no_offload) {
+    l->tx_csum_offload = 1;
+    l->tx_tso_max = RAW_TSO_MAX;
+  }
 
   if (setsockopt(fd, SOL_PACKET, PACKET_VNET_HDR, &one, sizeof(one)) < 0)
     return weir_link_fail(l, -errno, "PACKET_VNET_HDR: %s", strerror(errno));
@@ -593,19 +608,16 @@ static void raw_close(struct weir_link *l)
 
 /* --------------------------------------------------------------- send */
 
-/* Every frame goes out behind an all-zero virtio_net_hdr: no offload
- * asked for, weir's checksums are complete. */
-static const struct virtio_net_hdr no_offload;
-
 /* 1 sent, 0 the socket's buffer is full (EAGAIN), or -errno: the frame is
  * lost (ENOBUFS: the interface's queue dropped it; ENETDOWN). */
-static int send_now(struct raw *r, const uint8_t *buf, size_t len)
+static int send_now(struct raw *r, const struct virtio_net_hdr *vh,
+                    const uint8_t *buf, size_t len)
 {
   struct iovec iov[2];
   struct msghdr m;
   ssize_t n;
 
-  iov[0].iov_base = (void *)&no_offload;
+  iov[0].iov_base = (void *)vh;
   iov[0].iov_len = VNET_HLEN;
   iov[1].iov_base = (void *)buf;
   iov[1].iov_len = len;
@@ -629,7 +641,7 @@ static void flush_txq(struct raw *r)
   struct raw_frame *f;
 
   while ((f = r->txq)) {
-    if (send_now(r, f->data, f->len) == 0)
+    if (send_now(r, &f->vh, f->data, f->len) == 0)
       return;
     r->txq = f->next;
     if (!r->txq)
@@ -641,7 +653,8 @@ static void flush_txq(struct raw *r)
 }
 
 /* Keeps a frame the socket refused, behind the others. */
-static int queue_frame(struct weir_link *l, const uint8_t *buf, size_t len)
+static int queue_frame(struct weir_link *l, const struct virtio_net_hdr *vh,
+                       const uint8_t *buf, size_t len)
 {
   struct raw *r = l->state;
   struct raw_frame *f;
@@ -654,6 +667,7 @@ static int queue_frame(struct weir_link *l, const uint8_t *buf, size_t len)
   if (!f)
     return weir_link_fail(l, -ENOMEM, "out of memory");
   f->next = NULL;
+  f->vh = *vh;
   f->len = len;
   memcpy(f->data, buf, len);
   if (r->txq_tail)
@@ -666,7 +680,10 @@ static int queue_frame(struct weir_link *l, const uint8_t *buf, size_t len)
   return 1;
 }
 
-static int raw_send(struct weir_link *l, const uint8_t *buf, size_t len)
+/* One frame behind header vh (all zero: weir's checksums are complete,
+ * nothing to ask of the kernel). */
+static int send_one(struct weir_link *l, const struct virtio_net_hdr *vh,
+                    const uint8_t *buf, size_t len)
 {
   struct raw *r = l->state;
   int rc;
@@ -676,22 +693,41 @@ static int raw_send(struct weir_link *l, const uint8_t *buf, size_t len)
   if (r->txq) {
     flush_txq(r);
     if (r->txq)
-      return queue_frame(l, buf, len);
+      return queue_frame(l, vh, buf, len);
   }
-  rc = send_now(r, buf, len);
+  rc = send_now(r, vh, buf, len);
   if (rc == 0)
-    return queue_frame(l, buf, len);
+    return queue_frame(l, vh, buf, len);
   if (rc < 0)
     return weir_link_fail(l, rc, "%s: send: %s", l->ifname, strerror(-rc));
   return 1;
 }
 
+static int raw_send(struct weir_link *l, const uint8_t *buf, size_t len)
+{
+  struct virtio_net_hdr vh;
+
+  weir_link_vnet_tx(&vh, NULL);
+  return send_one(l, &vh, buf, len);
+}
+
+static int raw_send_meta(struct weir_link *l, const uint8_t *buf, size_t len,
+                         const struct weir_tx_meta *m)
+{
+  struct virtio_net_hdr vh;
+
+  weir_link_vnet_tx(&vh, m);
+  return send_one(l, &vh, buf, len);
+}
+
 static int raw_send_many(struct weir_link *l, const uint8_t *const *bufs,
-                         const size_t *lens, int n)
+                         const size_t *lens, const struct weir_tx_meta *metas,
+                         int n)
 {
   struct raw *r = l->state;
   struct mmsghdr mm[RAW_BATCH];
   struct iovec iov[RAW_BATCH][2];
+  struct virtio_net_hdr vh[RAW_BATCH];
   int i, sent;
 
   if (n <= 0)
@@ -700,16 +736,18 @@ static int raw_send_many(struct weir_link *l, const uint8_t *const *bufs,
     learn_mac(l, bufs[0], lens[0]);
   if (n > RAW_BATCH)
     n = RAW_BATCH;
+  for (i = 0; i < n; i++)
+    weir_link_vnet_tx(&vh[i], metas ? &metas[i] : NULL);
   if (r->txq)
     flush_txq(r);
   if (r->txq) {
     for (i = 0; i < n; i++)
-      if (queue_frame(l, bufs[i], lens[i]) < 0)
+      if (queue_frame(l, &vh[i], bufs[i], lens[i]) < 0)
         return i > 0 ? i : -ENOBUFS;
     return n;
   }
   for (i = 0; i < n; i++) {
-    iov[i][0].iov_base = (void *)&no_offload;
+    iov[i][0].iov_base = &vh[i];
     iov[i][0].iov_len = VNET_HLEN;
     iov[i][1].iov_base = (void *)bufs[i];
     iov[i][1].iov_len = lens[i];
@@ -724,7 +762,7 @@ static int raw_send_many(struct weir_link *l, const uint8_t *const *bufs,
     return sent; /* the caller offers the rest again, and learns why */
   if (errno == EAGAIN || errno == EWOULDBLOCK) {
     for (i = 0; i < n; i++)
-      if (queue_frame(l, bufs[i], lens[i]) < 0)
+      if (queue_frame(l, &vh[i], bufs[i], lens[i]) < 0)
         return i > 0 ? i : -ENOBUFS;
     return n;
   }
@@ -734,7 +772,9 @@ static int raw_send_many(struct weir_link *l, const uint8_t *const *bufs,
 
 /* ------------------------------------------------------------ receive */
 
-static long recv_one(struct weir_link *l, uint8_t *buf, size_t cap)
+/* flags: as classify's. */
+static long recv_one(struct weir_link *l, uint8_t *buf, size_t cap,
+                     unsigned *flags)
 {
   struct raw *r = l->state;
   struct virtio_net_hdr vh;
@@ -747,8 +787,11 @@ static long recv_one(struct weir_link *l, uint8_t *buf, size_t cap)
   for (;;) {
     while (r->held) {
       len = take_held(r, buf, cap);
-      if (len)
+      if (len) {
+        if (flags)
+          *flags = 0;
         return (long)len;
+      }
     }
     iov[0].iov_base = &vh;
     iov[0].iov_len = VNET_HLEN;
@@ -772,12 +815,13 @@ static long recv_one(struct weir_link *l, uint8_t *buf, size_t cap)
       continue;
     len = (size_t)n - VNET_HLEN;
     if (classify(l, &vh, sll.sll_pkttype, (m.msg_flags & MSG_TRUNC) != 0, buf,
-                 len) == READY)
+                 len, flags) == READY)
       return (long)len;
   }
 }
 
-static long raw_recv(struct weir_link *l, uint8_t *buf, size_t cap)
+static long raw_recv_meta(struct weir_link *l, uint8_t *buf, size_t cap,
+                          unsigned *flags)
 {
   struct raw *r = l->state;
   long n;
@@ -786,13 +830,19 @@ static long raw_recv(struct weir_link *l, uint8_t *buf, size_t cap)
    * when the socket can take what it refused before. */
   if (r->txq)
     flush_txq(r);
-  n = recv_one(l, buf, cap);
+  n = recv_one(l, buf, cap, flags);
   sync_bell(r);
   return n;
 }
 
+static long raw_recv(struct weir_link *l, uint8_t *buf, size_t cap)
+{
+  return raw_recv_meta(l, buf, cap, NULL);
+}
+
+/* flags: NULL, or one for each frame (as classify's). */
 static int recv_batch(struct weir_link *l, uint8_t *const *bufs,
-                      const size_t *caps, size_t *lens, int n)
+                      const size_t *caps, size_t *lens, unsigned *flags, int n)
 {
   struct raw *r = l->state;
   struct mmsghdr mm[RAW_BATCH];
@@ -800,13 +850,17 @@ static int recv_batch(struct weir_link *l, uint8_t *const *bufs,
   struct virtio_net_hdr vh[RAW_BATCH];
   struct sockaddr_ll sll[RAW_BATCH];
   int k = 0, want, got, i, j, s;
+  unsigned fl;
   size_t len;
 
   /* What an earlier super-frame left comes first. */
   while (k < n && r->held) {
     len = take_held(r, bufs[k], caps[k]);
-    if (len)
+    if (len) {
+      if (flags)
+        flags[k] = 0;
       lens[k++] = len;
+    }
   }
   if (k == n || r->held)
     return k;
@@ -839,33 +893,39 @@ static int recv_batch(struct weir_link *l, uint8_t *const *bufs,
       continue;
     len = mm[i].msg_len - VNET_HLEN;
     if (classify(l, &vh[i], sll[i].sll_pkttype,
-                 (mm[i].msg_hdr.msg_flags & MSG_TRUNC) != 0, bufs[s],
-                 len) != READY)
+                 (mm[i].msg_hdr.msg_flags & MSG_TRUNC) != 0, bufs[s], len,
+                 flags ? &fl : NULL) != READY)
       continue;
     if (s != j) {
       if (len > caps[j])
         continue;
       memcpy(bufs[j], bufs[s], len);
     }
+    if (flags)
+      flags[j] = fl;
     lens[j++] = len;
   }
   while (j < n && r->held) {
     len = take_held(r, bufs[j], caps[j]);
-    if (len)
+    if (len) {
+      if (flags)
+        flags[j] = 0;
       lens[j++] = len;
+    }
   }
   return j;
 }
 
 static int raw_recv_many(struct weir_link *l, uint8_t *const *bufs,
-                         const size_t *caps, size_t *lens, int n)
+                         const size_t *caps, size_t *lens, unsigned *flags,
+                         int n)
 {
   struct raw *r = l->state;
   int got;
 
   if (r->txq)
     flush_txq(r);
-  got = recv_batch(l, bufs, caps, lens, n);
+  got = recv_batch(l, bufs, caps, lens, flags, n);
   sync_bell(r);
   return got;
 }
@@ -879,4 +939,6 @@ const struct weir_link_ops weir_link_raw = {
     .send = raw_send,
     .recv_many = raw_recv_many,
     .send_many = raw_send_many,
+    .recv_meta = raw_recv_meta,
+    .send_meta = raw_send_meta,
 };

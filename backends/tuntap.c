@@ -6,8 +6,8 @@
  * ioctls, so that `ping` and `nc -u` on the host reach weir at once
  * without the app shelling out to ip(8).
  *
- * Offloads (tun, unless --no-offload): a TUN device has no recvmmsg, so
- * what makes bulk TCP fast is moving fewer, larger packets. With
+ * Offloads (unless --no-offload): a TUN or TAP device has no recvmmsg,
+ * so what makes bulk TCP fast is moving fewer, larger packets. With
  * IFF_VNET_HDR every packet comes and goes behind a virtio_net_hdr, and
  * TUNSETOFFLOAD (TUN_F_CSUM | TUN_F_TSO4) tells the kernel that weir
  * takes TCP segments it neither cut nor checksummed. Then:
@@ -21,11 +21,13 @@
  *     vouches for (DATA_VALID) or never computed (NEEDS_CSUM: the host's
  *     own packets, with nothing in between to corrupt them).
  *
- * recv_meta and send_meta pass that between the kernel and weir's core;
- * plain recv and send complete a partial checksum here and send nothing
- * but complete packets. If the kernel refuses TUNSETOFFLOAD, the header
- * stays (the device cannot drop it once attached) but is always empty,
- * and the link reports no offloads. */
+ * On tap the header's offsets (csum_start, hdr_len) count from the
+ * Ethernet header, as weir_output_meta's do. recv_meta and send_meta
+ * pass that between the kernel and weir's core; plain recv and send
+ * complete a partial checksum here and send nothing but complete
+ * packets. If the kernel refuses TUNSETOFFLOAD, the header stays (the
+ * device cannot drop it once attached) but is always empty, and the
+ * link reports no offloads. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -189,7 +191,7 @@ static void set_offloads(struct weir_link *l)
 static int tuntap_open(struct weir_link *l, const struct weir_link_params *p)
 {
   const char *name = p->ifname && p->ifname[0] ? p->ifname : "weir%d";
-  int vnet = l->ops->type == WEIR_LINK_IP && !p->no_offload;
+  int vnet = !p->no_offload;
   struct ifreq ifr;
   int fd;
 
@@ -266,34 +268,10 @@ static long read_one(struct weir_link *l, struct virtio_net_hdr *vh,
   return (size_t)n > VNET_HLEN ? (long)((size_t)n - VNET_HLEN) : -EAGAIN;
 }
 
-/* What the header says of the checksum, as WEIR_RX_* flags: a partial
- * one is left for the core to skip only where the core would look for
- * it (the TCP or UDP field of a bare IPv4 packet without options'
- * surprises); anywhere else it is completed here. Returns -1 if it
- * cannot be. */
-static int rx_flags(const struct virtio_net_hdr *vh, uint8_t *buf, size_t n,
-                    unsigned *flags)
+/* Where the IPv4 header starts in the link's frames. */
+static size_t l3_off(const struct weir_link *l)
 {
-  size_t ihl;
-  uint8_t proto;
-
-  *flags = 0;
-  if (vh->flags & VIRTIO_NET_HDR_F_DATA_VALID)
-    *flags = WEIR_RX_CSUM_VALID;
-  if (!(vh->flags & VIRTIO_NET_HDR_F_NEEDS_CSUM))
-    return 0;
-  if (n >= 20 && buf[0] >> 4 == 4) {
-    ihl = (size_t)(buf[0] & 15) * 4;
-    proto = buf[9];
-    if (vh->csum_start == ihl &&
-        ((proto == 6 && vh->csum_offset == 16) ||
-         (proto == 17 && vh->csum_offset == 6)) &&
-        (size_t)vh->csum_start + vh->csum_offset + 2 <= n) {
-      *flags = WEIR_RX_CSUM_PARTIAL;
-      return 0;
-    }
-  }
-  return weir_link_csum_complete(buf, n, 0, vh->csum_start, vh->csum_offset);
+  return l->ops->type == WEIR_LINK_ETHERNET ? 14 : 0;
 }
 
 static long tuntap_recv_meta(struct weir_link *l, uint8_t *buf, size_t cap,
@@ -306,7 +284,7 @@ static long tuntap_recv_meta(struct weir_link *l, uint8_t *buf, size_t cap,
     n = read_one(l, &vh, buf, cap);
     if (n == -EAGAIN)
       continue;
-    if (n <= 0 || rx_flags(&vh, buf, (size_t)n, flags) == 0)
+    if (n <= 0 || weir_link_vnet_rx(&vh, buf, (size_t)n, l3_off(l), flags) == 0)
       return n;
     /* A checksum that cannot be completed: a packet weir cannot take. */
   }
@@ -323,7 +301,7 @@ static long tuntap_recv(struct weir_link *l, uint8_t *buf, size_t cap)
       continue;
     if (n <= 0 || !(vh.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM))
       return n;
-    if (weir_link_csum_complete(buf, (size_t)n, 0, vh.csum_start,
+    if (weir_link_csum_complete(buf, (size_t)n, l3_off(l), vh.csum_start,
                                 vh.csum_offset) == 0)
       return n;
   }
@@ -360,17 +338,7 @@ static int tuntap_send_meta(struct weir_link *l, const uint8_t *buf, size_t len,
   if (!l->state)
     return weir_link_fail(l, -EINVAL, "%s: no virtio-net header to offload to",
                           l->ifname);
-  memset(&vh, 0, sizeof(vh));
-  if (m->flags & WEIR_TX_CSUM_PARTIAL) {
-    vh.flags = VIRTIO_NET_HDR_F_NEEDS_CSUM;
-    vh.csum_start = m->csum_start;
-    vh.csum_offset = m->csum_offset;
-  }
-  if (m->gso_size) {
-    vh.gso_type = VIRTIO_NET_HDR_GSO_TCPV4;
-    vh.gso_size = m->gso_size;
-    vh.hdr_len = m->hdr_len;
-  }
+  weir_link_vnet_tx(&vh, m);
   return write_one(l, &vh, buf, len);
 }
 
@@ -392,4 +360,6 @@ const struct weir_link_ops weir_link_tap = {
     .close = tuntap_close,
     .recv = tuntap_recv,
     .send = tuntap_send,
+    .recv_meta = tuntap_recv_meta,
+    .send_meta = tuntap_send_meta,
 };

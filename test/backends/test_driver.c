@@ -49,6 +49,11 @@ struct fake {
   unsigned send_calls;
   unsigned refused; /* sends answered "again" */
   unsigned recv_many_calls, send_many_calls;
+  /* Offloads: the WEIR_RX_* the link says of every frame it receives;
+   * the calls that carried flags or metas. */
+  unsigned rx_flags;
+  unsigned recv_meta_calls, send_meta_calls;
+  unsigned recv_many_flagged, send_many_metas;
   unsigned nsent;
   uint64_t deadline[SENT_MAX]; /* weir_deadline() as the link took each */
 };
@@ -72,6 +77,10 @@ static int fake_open(struct weir_link *l, const struct weir_link_params *p)
   f->peer = sv[1];
   l->mtu = p->mtu ? p->mtu : 1500;
   snprintf(l->ifname, sizeof(l->ifname), "fake0");
+  if (l->ops->send_meta) {
+    l->tx_csum_offload = 1;
+    l->tx_tso_max = 65535;
+  }
   return 0;
 }
 
@@ -139,29 +148,37 @@ static const struct weir_link_ops fake_ip = {
 /* The batched forms, as recvmmsg/sendmmsg behave: as many as are ready
  * or taken, an error only if the first fails. */
 static int fake_recv_many(struct weir_link *l, uint8_t *const *bufs,
-                          const size_t *caps, size_t *lens, int n)
+                          const size_t *caps, size_t *lens, unsigned *flags,
+                          int n)
 {
   struct fake *f = l->state;
   long r;
   int i;
 
   f->recv_many_calls++;
+  if (flags)
+    f->recv_many_flagged++;
   for (i = 0; i < n; i++) {
     r = fake_recv(l, bufs[i], caps[i]);
     if (r <= 0)
       return i > 0 ? i : (int)r;
     lens[i] = (size_t)r;
+    if (flags)
+      flags[i] = f->rx_flags;
   }
   return n;
 }
 
 static int fake_send_many(struct weir_link *l, const uint8_t *const *bufs,
-                          const size_t *lens, int n)
+                          const size_t *lens, const struct weir_tx_meta *metas,
+                          int n)
 {
   struct fake *f = l->state;
   int i, r;
 
   f->send_many_calls++;
+  if (metas)
+    f->send_many_metas++;
   for (i = 0; i < n; i++) {
     r = fake_send(l, bufs[i], lens[i]);
     if (r <= 0)
@@ -179,6 +196,51 @@ static const struct weir_link_ops fake_ip_many = {
     .send = fake_send,
     .recv_many = fake_recv_many,
     .send_many = fake_send_many,
+};
+
+/* A link with offloads: what it receives comes with rx_flags. */
+static long fake_recv_meta(struct weir_link *l, uint8_t *buf, size_t cap,
+                           unsigned *flags)
+{
+  struct fake *f = l->state;
+
+  f->recv_meta_calls++;
+  *flags = f->rx_flags;
+  return fake_recv(l, buf, cap);
+}
+
+static int fake_send_meta(struct weir_link *l, const uint8_t *buf, size_t len,
+                          const struct weir_tx_meta *m)
+{
+  struct fake *f = l->state;
+
+  (void)m;
+  f->send_meta_calls++;
+  return fake_send(l, buf, len);
+}
+
+static const struct weir_link_ops fake_ip_meta = {
+    .name = "fake-ip-meta",
+    .type = WEIR_LINK_IP,
+    .open = fake_open,
+    .close = fake_close,
+    .recv = fake_recv,
+    .send = fake_send,
+    .recv_meta = fake_recv_meta,
+    .send_meta = fake_send_meta,
+};
+
+static const struct weir_link_ops fake_ip_many_meta = {
+    .name = "fake-ip-many-meta",
+    .type = WEIR_LINK_IP,
+    .open = fake_open,
+    .close = fake_close,
+    .recv = fake_recv,
+    .send = fake_send,
+    .recv_many = fake_recv_many,
+    .send_many = fake_send_many,
+    .recv_meta = fake_recv_meta,
+    .send_meta = fake_send_meta,
 };
 
 static const struct weir_link_ops fake_eth = {
@@ -218,7 +280,8 @@ struct env {
   uint32_t err_addr;
   uint16_t err_port;
   uint64_t err_at;
-  int echo_udp; /* on_event: send every datagram back */
+  int echo_udp;            /* on_event: send every datagram back */
+  uint64_t ev_now[RX_MAX]; /* weir_driver_now() in on_event, by event */
   unsigned link_errors;
   int link_err;
 
@@ -241,6 +304,8 @@ static void on_event(struct weir_driver *d, int sock, unsigned events,
   uint16_t port;
   int n;
 
+  if (e->nevents < RX_MAX)
+    e->ev_now[e->nevents] = weir_driver_now(d);
   e->nevents++;
   e->ev_mask |= events;
   if (events & WEIR_EV_ERROR) {
@@ -976,4 +1041,119 @@ DRIVER_TEST(test_driver_sends_what_on_event_queues_without_kick, &fake_ip, NULL)
   CHECK(e->ev_mask & WEIR_EV_READABLE);
   CHECK_EQ(e->nrx, 1);
   CHECK(is_udp_to_peer(e, 0, 7, 40000, "hello"));
+}
+
+/* A UDP datagram from the peer's port 40000 to our `dport` with `data`,
+ * its checksum spoilt if `bad`; returns 1 if the link took it. */
+static int peer_send_udp(struct env *e, uint16_t dport, const char *data,
+                         int bad)
+{
+  uint8_t buf[256];
+  struct weir_udp u;
+  size_t n = strlen(data);
+
+  memcpy(buf + WEIR_IPV4_HLEN + WEIR_UDP_HLEN, data, n);
+  memset(&u, 0, sizeof(u));
+  u.sport = 40000;
+  u.dport = dport;
+  u.payload_len = n;
+  n = weir_udp_emit(&u, PEER_IP, US_IP, buf + WEIR_IPV4_HLEN,
+                    sizeof(buf) - WEIR_IPV4_HLEN);
+  if (n == 0)
+    return 0;
+  if (bad)
+    buf[WEIR_IPV4_HLEN + 6] ^= 0x5a;
+  n = mk_ip(buf, WEIR_IP_PROTO_UDP, 1, n);
+  return peer_send(e, buf, n);
+}
+
+static void offloads(struct weir_config *c)
+{
+  c->tx_csum_offload = 1;
+  c->tx_tso_max = 65535;
+}
+
+/* The link's word on a checksum reaches the core: a datagram with a bad
+ * one is dropped, unless the link says it verified it. */
+static void rx_flags_reach_the_core(struct env *e)
+{
+  int sock;
+
+  CHECK_EQ(env_start(e), 0);
+  sock = weir_udp_open(e->stack);
+  CHECK(sock >= 0);
+  CHECK_EQ(weir_udp_bind(e->stack, sock, 7), 0);
+  e->echo_udp = 1;
+
+  CHECK(peer_send_udp(e, 7, "unvouched", 1));
+  pause_for(e, 50);
+  CHECK_EQ(e->nrx, 0);
+  CHECK_UEQ(e->d.stats.frames_in, 1);
+
+  e->fake->rx_flags = WEIR_RX_CSUM_VALID;
+  CHECK(peer_send_udp(e, 7, "vouched", 1));
+  CHECK(run_until(e, got_1));
+  CHECK_EQ(e->nrx, 1);
+  CHECK(is_udp_to_peer(e, 0, 7, 40000, "vouched"));
+}
+
+DRIVER_TEST(test_driver_offload_link_moves_frames_with_meta, &fake_ip_meta,
+            offloads)
+{
+  rx_flags_reach_the_core(e);
+  CHECK(e->fake->recv_meta_calls > 0);
+  CHECK(e->fake->send_meta_calls + e->fake->send_calls > 0);
+}
+
+DRIVER_TEST(test_driver_batched_offload_link_moves_batches_with_meta,
+            &fake_ip_many_meta, offloads)
+{
+  rx_flags_reach_the_core(e);
+  CHECK_EQ(e->fake->recv_meta_calls, 0);
+  CHECK_EQ(e->fake->recv_many_flagged, e->fake->recv_many_calls);
+  CHECK(e->fake->recv_many_calls > 0);
+  CHECK_EQ(e->fake->send_many_metas, e->fake->send_many_calls);
+  CHECK(e->fake->send_many_calls > 0);
+}
+
+/* Without offloads in the config, a link that has them still gets its
+ * batches, plain: no flags asked for, no metas given. */
+DRIVER_TEST(test_driver_batched_link_without_offloads_moves_plain_batches,
+            &fake_ip_many, NULL)
+{
+  CHECK_EQ(env_start(e), 0);
+  CHECK_EQ(peer_send_echoes(e, 3, 56), 3);
+  CHECK(run_until(e, got_1));
+  CHECK_EQ(e->fake->recv_many_flagged, 0);
+  CHECK_EQ(e->fake->send_many_metas, 0);
+}
+
+static int got_10(const struct env *e)
+{
+  return e->nrx >= 10;
+}
+
+/* Frames that one wake-up takes in share the time it read: the clock is
+ * read per wake-up, not per frame or per event. */
+DRIVER_TEST(test_driver_frames_of_one_wakeup_share_now, &fake_ip_many, NULL)
+{
+  uint64_t before;
+  int sock, i;
+
+  sock = weir_udp_open(e->stack);
+  CHECK(sock >= 0);
+  CHECK_EQ(weir_udp_bind(e->stack, sock, 7), 0);
+  e->echo_udp = 1;
+  for (i = 0; i < 10; i++)
+    CHECK(peer_send_udp(e, 7, "tick", 0));
+  before = now_us();
+  CHECK_EQ(env_start(e), 0);
+  CHECK(run_until(e, got_10));
+  CHECK_UEQ(e->d.stats.wakeups, 1);
+  CHECK_EQ(e->nevents, 10);
+  CHECK(e->ev_now[0] >= before);
+  for (i = 1; i < 10; i++)
+    CHECK_UEQ(e->ev_now[i], e->ev_now[0]);
+  /* Outside a wake-up, the clock itself. */
+  CHECK(weir_driver_now(&e->d) >= e->ev_now[0]);
 }

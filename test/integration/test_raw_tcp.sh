@@ -6,9 +6,10 @@
 # equal both ways); Linux pings weir with no loss; no connection is left
 # ESTABLISHED or CLOSE-WAIT on the Linux side; a raw link that cannot
 # open (no such interface, interface down, not root) says so in one line
-# and exits non-zero. The veth keeps its default offloads: the raw
-# backend itself turns Linux's 64 KiB super-frames into wire-sized
-# segments with complete checksums.
+# and exits non-zero. The veth keeps its default offloads: Linux's 64 KiB
+# super-frames reach weir whole, and weir's own go out for the kernel to
+# cut (test_offl_raw_tap.sh checks both, and --no-offload, where the
+# backend cuts them into wire-sized segments with complete checksums).
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
 # shellcheck source-path=SCRIPTDIR source=veth_suite.sh

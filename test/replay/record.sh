@@ -69,7 +69,7 @@ record_udp() {
   local name=$1 backend=$2 net=$3 link=$4 dev=wrec$2
   local weir=$net.2 kern=$net.1 mac=02:77:00:00:00:02 seed=1 port=7
   wanted "$name" || return 0
-  nsx timeout 30 build/echoserver -u --backend "$backend" \
+  nsx timeout 30 build/echoserver -u --backend "$backend" --no-offload \
     --if "$dev" --ip "$weir/24" --kernel-ip "$kern/24" --mac "$mac" \
     --seed $seed --timeout 25 $port &
   local srv=$!
@@ -138,9 +138,11 @@ tcp_begin() {
 }
 
 # The flags both apps get; -v for the state lines (trace_entries below).
+# --no-offload: the recording must hold wire-sized frames, which the
+# replay feeds to weir_input as a link without offloads would.
 weir_flags() {
   echo --backend "$backend" --if "$dev" --ip "$weir/24" --mac "$MAC" \
-    --seed "$SEED" --msl "$MSL_MS" -v
+    --seed "$SEED" --msl "$MSL_MS" --no-offload -v
 }
 
 # tcp_end NAME LINK APP-LINES...: stops tcpdump once weir has exited,
