@@ -86,6 +86,7 @@
 #include <unistd.h>
 
 #include "link.h"
+#include "wire/bytes.h"
 #include "wire/checksum.h"
 
 #ifndef PACKET_IGNORE_OUTGOING
@@ -142,29 +143,6 @@ struct raw {
   size_t txq_len;
 };
 
-static uint16_t get16(const uint8_t *p)
-{
-  return (uint16_t)(p[0] << 8 | p[1]);
-}
-
-static uint32_t get32(const uint8_t *p)
-{
-  return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 |
-         p[3];
-}
-
-static void put16(uint8_t *p, uint16_t v)
-{
-  p[0] = (uint8_t)(v >> 8);
-  p[1] = (uint8_t)v;
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-  put16(p, (uint16_t)(v >> 16));
-  put16(p + 2, (uint16_t)v);
-}
-
 /* ------------------------------------------------------------ filters */
 
 /* Outgoing frames always go; with weir's MAC known, so does every frame
@@ -192,10 +170,10 @@ static int set_filter(struct weir_link *l, const uint8_t *mac)
                                            PACKET_OUTGOING, 8, 0);
     prog[2] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, 0);
     prog[3] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K,
-                                           get32(mac), 0, 2);
+                                           weir__get32(mac), 0, 2);
     prog[4] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_H | BPF_ABS, 4);
     prog[5] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K,
-                                           get16(mac + 4), 3, 4);
+                                           weir__get16(mac + 4), 3, 4);
     prog[6] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K,
                                            0xffffffffu, 0, 3);
     prog[7] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_H | BPF_ABS, 4);
@@ -252,15 +230,16 @@ static size_t gso_hlen(const struct virtio_net_hdr *vh, const uint8_t *f,
   size_t ihl, l4;
   uint8_t proto;
 
-  if (len < ETH_HLEN + 20 || get16(f + 12) != ETH_P_IP || f[ETH_HLEN] >> 4 != 4)
+  if (len < ETH_HLEN + 20 || weir__get16(f + 12) != ETH_P_IP ||
+      f[ETH_HLEN] >> 4 != 4)
     return 0;
   ihl = (size_t)(f[ETH_HLEN] & 15) * 4;
   proto = f[ETH_HLEN + 9];
   l4 = ETH_HLEN + ihl;
   /* The IP total length is the super-frame's (0 past 64 KiB). */
   if (ihl < 20 || l4 + 8 > len ||
-      (get16(f + ETH_HLEN + 2) != 0 &&
-       ETH_HLEN + (size_t)get16(f + ETH_HLEN + 2) != len))
+      (weir__get16(f + ETH_HLEN + 2) != 0 &&
+       ETH_HLEN + (size_t)weir__get16(f + ETH_HLEN + 2) != len))
     return 0;
   switch (vh->gso_type & ~VIRTIO_NET_HDR_GSO_ECN) {
   case VIRTIO_NET_HDR_GSO_TCPV4:
@@ -297,33 +276,33 @@ static size_t gso_next(struct raw_held *h, uint8_t *out)
   l4 = ip + ihl;
   l4len = h->hlen - ETH_HLEN - ihl + chunk;
 
-  put16(ip + 2, (uint16_t)(ihl + l4len));
-  put16(ip + 4, (uint16_t)(get16(ip + 4) + h->seg));
-  put16(ip + 10, 0);
-  put16(ip + 10, weir_csum(ip, ihl));
+  weir__put16(ip + 2, (uint16_t)(ihl + l4len));
+  weir__put16(ip + 4, (uint16_t)(weir__get16(ip + 4) + h->seg));
+  weir__put16(ip + 10, 0);
+  weir__put16(ip + 10, weir_csum(ip, ihl));
 
   if (ip[9] == IPPROTO_TCP) {
-    put32(l4 + 4, get32(l4 + 4) + (uint32_t)(h->off - h->hlen));
+    weir__put32(l4 + 4, weir__get32(l4 + 4) + (uint32_t)(h->off - h->hlen));
     flags = l4[13];
     if (h->off + chunk < h->len)
       flags &= (uint8_t) ~(0x01 | 0x08); /* FIN, PSH */
     if (h->seg > 0)
       flags &= (uint8_t)~0x80; /* CWR */
     l4[13] = flags;
-    put16(l4 + 16, 0);
-    c = weir_csum_finish(
-        weir_csum_add(weir_csum_pseudo(get32(ip + 12), get32(ip + 16),
-                                       IPPROTO_TCP, (uint16_t)l4len),
-                      l4, l4len));
-    put16(l4 + 16, c);
+    weir__put16(l4 + 16, 0);
+    c = weir_csum_finish(weir_csum_add(
+        weir_csum_pseudo(weir__get32(ip + 12), weir__get32(ip + 16),
+                         IPPROTO_TCP, (uint16_t)l4len),
+        l4, l4len));
+    weir__put16(l4 + 16, c);
   } else {
-    put16(l4 + 4, (uint16_t)l4len);
-    put16(l4 + 6, 0);
-    c = weir_csum_finish(
-        weir_csum_add(weir_csum_pseudo(get32(ip + 12), get32(ip + 16),
-                                       IPPROTO_UDP, (uint16_t)l4len),
-                      l4, l4len));
-    put16(l4 + 6, c ? c : 0xffff);
+    weir__put16(l4 + 4, (uint16_t)l4len);
+    weir__put16(l4 + 6, 0);
+    c = weir_csum_finish(weir_csum_add(
+        weir_csum_pseudo(weir__get32(ip + 12), weir__get32(ip + 16),
+                         IPPROTO_UDP, (uint16_t)l4len),
+        l4, l4len));
+    weir__put16(l4 + 6, c ? c : 0xffff);
   }
   h->off += chunk;
   h->seg++;
@@ -385,7 +364,7 @@ enum verdict { DROP, READY, HELD };
 static int take_whole(const struct virtio_net_hdr *vh, const uint8_t *f)
 {
   return (vh->gso_type & ~VIRTIO_NET_HDR_GSO_ECN) == VIRTIO_NET_HDR_GSO_TCPV4 &&
-         get16(f + ETH_HLEN + 2) != 0;
+         weir__get16(f + ETH_HLEN + 2) != 0;
 }
 
 /* flags NULL: the frame must leave as recv gives them, super-frames cut

@@ -6,22 +6,11 @@
 
 #include "harness/test.h"
 #include "link.h"
+#include "wire/bytes.h"
 #include "wire/checksum.h"
 
 #define SRC 0x0a4de002u /* 10.77.224.2 */
 #define DST 0x0a4de001u
-
-static void put16(uint8_t *p, uint16_t v)
-{
-  p[0] = (uint8_t)(v >> 8);
-  p[1] = (uint8_t)v;
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-  put16(p, (uint16_t)(v >> 16));
-  put16(p + 2, (uint16_t)v);
-}
 
 /* At l3 (after an Ethernet header if l3 is 14): an IPv4 packet with a
  * 20-byte TCP header and `data` bytes, its TCP checksum field holding
@@ -34,21 +23,22 @@ static size_t mk_partial_tcp(uint8_t *f, size_t l3, size_t data)
 
   memset(f, 0, l3 + 20 + tcp_len);
   if (l3 == 14)
-    put16(f + 12, 0x0800);
+    weir__put16(f + 12, 0x0800);
   ip[0] = 0x45;
-  put16(ip + 2, (uint16_t)(20 + tcp_len));
+  weir__put16(ip + 2, (uint16_t)(20 + tcp_len));
   ip[8] = 64;
   ip[9] = 6;
-  put32(ip + 12, SRC);
-  put32(ip + 16, DST);
-  put16(ip + 10, weir_csum(ip, 20));
-  put16(th, 7);
-  put16(th + 2, 40000);
+  weir__put32(ip + 12, SRC);
+  weir__put32(ip + 16, DST);
+  weir__put16(ip + 10, weir_csum(ip, 20));
+  weir__put16(th, 7);
+  weir__put16(th + 2, 40000);
   th[12] = 5 << 4;
   th[13] = 0x10;
   for (i = 0; i < data; i++)
     th[20 + i] = (uint8_t)(i * 7 + 1);
-  put16(th + 16, (uint16_t)weir_csum_pseudo(SRC, DST, 6, (uint16_t)tcp_len));
+  weir__put16(th + 16,
+              (uint16_t)weir_csum_pseudo(SRC, DST, 6, (uint16_t)tcp_len));
   return l3 + 20 + tcp_len;
 }
 

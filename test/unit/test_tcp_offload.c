@@ -14,6 +14,7 @@
 
 #include "harness/test.h"
 #include "stack_util.h"
+#include "wire/bytes.h"
 #include "wire/checksum.h"
 #include "wire/ipv4.h"
 #include "wire/tcp.h"
@@ -25,28 +26,6 @@
 #define FMAX   1600 /* a wire frame: the MTU and some */
 #define BIGMAX 65536
 #define QMAX   8192
-
-static uint16_t get16(const uint8_t *p)
-{
-  return (uint16_t)(p[0] << 8 | p[1]);
-}
-
-static uint32_t get32(const uint8_t *p)
-{
-  return (uint32_t)get16(p) << 16 | get16(p + 2);
-}
-
-static void put16(uint8_t *p, uint16_t v)
-{
-  p[0] = (uint8_t)(v >> 8);
-  p[1] = (uint8_t)v;
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-  put16(p, (uint16_t)(v >> 16));
-  put16(p + 2, (uint16_t)v);
-}
 
 static uint64_t stat(struct weir_stack *s, enum weir_stat i)
 {
@@ -100,7 +79,7 @@ struct seen {
 static int link_out(const uint8_t *f, size_t n, const struct weir_tx_meta *m,
                     struct fq *q, struct seen *sn)
 {
-  uint32_t src = get32(f + 12), dst = get32(f + 16);
+  uint32_t src = weir__get32(f + 12), dst = weir__get32(f + 16);
   size_t cs = m->csum_start, hdr = m->hdr_len, data, off, chunk;
   uint8_t *g, flags = f[cs + 13];
   int k = 0;
@@ -108,7 +87,7 @@ static int link_out(const uint8_t *f, size_t n, const struct weir_tx_meta *m,
   if (m->flags & WEIR_TX_CSUM_PARTIAL) {
     sn->partial++;
     if (cs != WEIR_IPV4_HLEN || m->csum_offset != WEIR_TCP_CSUM_OFF ||
-        get16(f + cs + WEIR_TCP_CSUM_OFF) !=
+        weir__get16(f + cs + WEIR_TCP_CSUM_OFF) !=
             weir_csum_pseudo(src, dst, WEIR_IP_PROTO_TCP, (uint16_t)(n - cs)))
       sn->bad_meta++;
   }
@@ -117,8 +96,8 @@ static int link_out(const uint8_t *f, size_t n, const struct weir_tx_meta *m,
       return -1;
     memcpy(g, f, n);
     if (m->flags & WEIR_TX_CSUM_PARTIAL)
-      put16(g + cs + WEIR_TCP_CSUM_OFF,
-            weir_csum_finish(weir_csum_add(0, g + cs, n - cs)));
+      weir__put16(g + cs + WEIR_TCP_CSUM_OFF,
+                  weir_csum_finish(weir_csum_add(0, g + cs, n - cs)));
     return 1;
   }
   if (!(m->flags & WEIR_TX_CSUM_PARTIAL) ||
@@ -131,19 +110,19 @@ static int link_out(const uint8_t *f, size_t n, const struct weir_tx_meta *m,
       return -1;
     memcpy(g, f, hdr);
     memcpy(g + hdr, f + hdr + off, chunk);
-    put16(g + 2, (uint16_t)(hdr + chunk));
-    put16(g + 4, (uint16_t)(get16(f + 4) + k));
-    put16(g + 10, 0);
-    put16(g + 10, weir_csum(g, WEIR_IPV4_HLEN));
-    put32(g + cs + 4, get32(f + cs + 4) + (uint32_t)off);
+    weir__put16(g + 2, (uint16_t)(hdr + chunk));
+    weir__put16(g + 4, (uint16_t)(weir__get16(f + 4) + k));
+    weir__put16(g + 10, 0);
+    weir__put16(g + 10, weir_csum(g, WEIR_IPV4_HLEN));
+    weir__put32(g + cs + 4, weir__get32(f + cs + 4) + (uint32_t)off);
     if (off + chunk < data)
       g[cs + 13] = (uint8_t)(flags & ~(WEIR_TCP_FIN | WEIR_TCP_PSH));
-    put16(g + cs + WEIR_TCP_CSUM_OFF, 0);
-    put16(g + cs + WEIR_TCP_CSUM_OFF,
-          weir_csum_finish(
-              weir_csum_add(weir_csum_pseudo(src, dst, WEIR_IP_PROTO_TCP,
-                                             (uint16_t)(hdr - cs + chunk)),
-                            g + cs, hdr - cs + chunk)));
+    weir__put16(g + cs + WEIR_TCP_CSUM_OFF, 0);
+    weir__put16(g + cs + WEIR_TCP_CSUM_OFF,
+                weir_csum_finish(weir_csum_add(
+                    weir_csum_pseudo(src, dst, WEIR_IP_PROTO_TCP,
+                                     (uint16_t)(hdr - cs + chunk)),
+                    g + cs, hdr - cs + chunk)));
   }
   sn->supers++;
   if (k > sn->max_pieces)
@@ -497,7 +476,7 @@ static size_t grab_super(struct world *w, uint64_t *now, size_t min)
 /* The TCP data bytes of a bare IPv4 packet. */
 static size_t data_len(const uint8_t *ip)
 {
-  return get16(ip + 2) - WEIR_IPV4_HLEN -
+  return weir__get16(ip + 2) - WEIR_IPV4_HLEN -
          (size_t)(ip[WEIR_IPV4_HLEN + 12] >> 4) * 4;
 }
 
@@ -547,8 +526,8 @@ TEST(test_rx_coalesced_segment_with_full_checksum_taken_without_flag)
   }
   /* Complete the checksum, as GRO leaves it: nothing else to know. */
   l4 = n - WEIR_IPV4_HLEN;
-  put16(w.big + WEIR_IPV4_HLEN + WEIR_TCP_CSUM_OFF,
-        weir_csum_finish(weir_csum_add(0, w.big + WEIR_IPV4_HLEN, l4)));
+  weir__put16(w.big + WEIR_IPV4_HLEN + WEIR_TCP_CSUM_OFF,
+              weir_csum_finish(weir_csum_add(0, w.big + WEIR_IPV4_HLEN, l4)));
   before = received(&w);
   weir_input(w.b, w.big, n, now);
   CHECK_UEQ(received(&w), before + data_len(w.big));
@@ -567,7 +546,7 @@ TEST(test_rx_csum_valid_skips_a_wrong_checksum)
     world_free(&w);
     CHECK(!"no super-segment");
   }
-  put16(w.big + WEIR_IPV4_HLEN + WEIR_TCP_CSUM_OFF, 0xdead);
+  weir__put16(w.big + WEIR_IPV4_HLEN + WEIR_TCP_CSUM_OFF, 0xdead);
   before = received(&w);
   weir_input_flags(w.b, w.big, n, now, WEIR_RX_CSUM_VALID);
   CHECK_UEQ(received(&w), before + data_len(w.big));
@@ -586,7 +565,8 @@ TEST(test_rx_flags_never_cover_reassembled_datagrams)
   CHECK_EQ(weir_udp_bind(s, sock, 7), 0);
   memset(data, 0x33, sizeof(data));
   len = mk_udp(l4, PEER_IP, US_IP, 4000, 7, data, sizeof(data));
-  put16(l4 + 6, (uint16_t)(get16(l4 + 6) ^ 0x0101)); /* a wrong checksum */
+  weir__put16(l4 + 6,
+              (uint16_t)(weir__get16(l4 + 6) ^ 0x0101)); /* a wrong checksum */
   /* In two fragments, each "vouched for": the datagram is still checked. */
   n = mk_ip(f, PEER_IP, US_IP, WEIR_IP_PROTO_UDP, 77, 1, 0, l4, 1480);
   weir_input_flags(s, f, n, 1000, WEIR_RX_CSUM_VALID);
@@ -598,7 +578,7 @@ TEST(test_rx_flags_never_cover_reassembled_datagrams)
   CHECK_EQ(stat(s, WEIR_STAT_UDP_IN), 0);
   /* Whole, the link's word is taken; without it, the datagram is not. */
   n = mk_ip(f, PEER_IP, US_IP, WEIR_IP_PROTO_UDP, 78, 0, 0, l4, 1400);
-  put16(f + WEIR_IPV4_HLEN + 4, 1400);
+  weir__put16(f + WEIR_IPV4_HLEN + 4, 1400);
   weir_input(s, f, n, 1000);
   CHECK_EQ(stat(s, WEIR_STAT_DROP_UDP_CHECKSUM), 2);
   weir_input_flags(s, f, n, 1000, WEIR_RX_CSUM_PARTIAL);
