@@ -3,9 +3,13 @@
  * drained between them. Every frame weir emits must parse back cleanly,
  * fit the link, and come from our own addresses.
  *
- * Input: byte 0 picks the link type; then records of
+ * Input: byte 0 picks the link type (bit 0) and whether the link has
+ * TSO and checksum offload (bit 1: weir_output_meta, whose frames may be
+ * super-segments with partial checksums, checked by completing them);
+ * then records of
  *   [op][len hi][len lo][len bytes]
- * op % 4: 0 a frame, 1 advance time by len ms and run timers,
+ * op % 4: 0 a frame (op bits 3-4: the WEIR_RX_CSUM_* flags it comes
+ *         with), 1 advance time by len ms and run timers,
  *         2 send a datagram of len bytes, 3 receive on the sockets.
  * A TCP listener on port 80 accepts and echoes; op 2 with bit 7 set
  * connects out (or sends on that connection) instead of using UDP.
@@ -60,19 +64,50 @@ static void fix_ack(const struct weir_stack *s, const struct seen *sn,
               weir_csum_finish(weir_csum_add(sum, l4, ip.payload_len)));
 }
 
-static void check_frame(const struct weir_stack *s, struct seen *sn,
-                        const uint8_t *f, size_t n)
+/* What weir_output_meta said of a frame must hold: a partial checksum
+ * sits in a TCP header and, completed as the link would, verifies; a
+ * super-segment is TCP with more than gso_size bytes of data. Returns the
+ * most the frame may hold past the link header. */
+static size_t check_meta(const struct weir_config *c, uint8_t *f, size_t n,
+                         const struct weir_tx_meta *m)
+{
+  size_t l3 = c->link == WEIR_LINK_IP ? 0 : WEIR_ETH_HLEN;
+  struct weir_ipv4 ip;
+  if (m->flags & WEIR_TX_CSUM_PARTIAL) {
+    uint8_t *l4 = f + m->csum_start;
+    if (!c->tx_csum_offload || m->csum_offset != 16 || n < l3 ||
+        weir_ipv4_parse(&ip, f + l3, n - l3) != 0 ||
+        ip.proto != WEIR_IP_PROTO_TCP || m->csum_start != l3 + ip.hlen ||
+        ip.payload_len < WEIR_TCP_HLEN)
+      abort();
+    weir__put16(l4 + 16,
+                weir_csum_finish(weir_csum_add(0, l4, ip.payload_len)));
+    if (!weir_l4_checksum_ok(WEIR_IP_PROTO_TCP, l4, ip.payload_len, ip.src,
+                             ip.dst))
+      abort();
+  }
+  if (m->gso_size == 0)
+    return c->mtu;
+  if (!(m->flags & WEIR_TX_CSUM_PARTIAL) || m->hdr_len >= n ||
+      n - m->hdr_len <= m->gso_size)
+    abort();
+  return c->tx_tso_max;
+}
+
+static void check_frame(const struct weir_stack *s, struct seen *sn, uint8_t *f,
+                        size_t n, const struct weir_tx_meta *m)
 {
   const struct weir_config *c = weir_stack_config(s);
+  size_t max = check_meta(c, f, n, m);
   struct weir_ipv4 ip;
   struct weir_eth e;
   if (c->link == WEIR_LINK_IP) {
-    if (n > c->mtu || weir_ipv4_parse(&ip, f, n) != 0 || ip.src != US_IP)
+    if (n > max || weir_ipv4_parse(&ip, f, n) != 0 || ip.src != US_IP)
       abort();
     note_tcp(sn, &ip);
     return;
   }
-  if (n > (size_t)c->mtu + WEIR_ETH_HLEN || weir_eth_parse(&e, f, n) != 0 ||
+  if (n > max + WEIR_ETH_HLEN || weir_eth_parse(&e, f, n) != 0 ||
       memcmp(e.src, c->mac, 6) != 0)
     abort();
   if (e.type == WEIR_ETHERTYPE_ARP) {
@@ -94,7 +129,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
   struct weir_config c;
   struct weir_stack *s;
   struct weir_event ev;
-  uint8_t out[2048], buf[2048], frame[4096];
+  struct weir_tx_meta m;
+  uint8_t out[4096], buf[2048], frame[4096];
   struct seen sn = {0};
   uint64_t now = 1000000;
   size_t i = 1;
@@ -117,6 +153,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
   c.tcp_snd_buf = c.tcp_rcv_buf = 8192;
   c.tcp_max_conns = 8;
   c.tcp_syn_backlog = 4;
+  if (data[0] & 2) {
+    c.tx_csum_offload = 1;
+    c.tx_tso_max = 65535;
+  }
   if (weir_stack_new(&c, &s) != 0)
     abort();
   sock = weir_udp_open(s);
@@ -137,9 +177,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
       if ((op & 4) && len <= sizeof(frame)) {
         memcpy(frame, data + i, len);
         fix_ack(s, &sn, frame, len);
-        weir_input(s, frame, len, now);
+        weir_input_flags(s, frame, len, now, (op >> 3) & 3u);
       } else {
-        weir_input(s, data + i, len, now);
+        weir_input_flags(s, data + i, len, now, (op >> 3) & 3u);
       }
       i += len;
       break;
@@ -193,8 +233,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
       weir_timers(s, now);
     if (weir_deadline(s) <= now)
       abort(); /* timers(now) must clear everything due at now */
-    for (size_t n; (n = weir_output(s, out, sizeof(out), now)) > 0;)
-      check_frame(s, &sn, out, n);
+    for (size_t n; (n = weir_output_meta(s, out, sizeof(out), now, &m)) > 0;)
+      check_frame(s, &sn, out, n, &m);
     while (weir_next_event(s, &ev))
       weir_sock_error(s, ev.sock, NULL, NULL);
   }

@@ -105,6 +105,22 @@ for link, wrap in ((0, eth), (1, lambda p: p)):
           [rec(0, wrap(ip(6, tcp(5555, 81, isn, 0, SYN))))])
     write(f"{kind}_tcp_connect", link,
           [rec(2 | 0x80 | (9 << 2)), rec(1, length=1500)])
+# With TSO and checksum offload (byte 0 bit 1): a small MSS makes weir's
+# echo of 512 bytes a super-segment; the data comes in marked as the
+# link's (op bits 3-4: WEIR_RX_CSUM_PARTIAL).
+small_mss = bytes([2, 4, 0, 100])
+for link, wrap in ((2, eth), (3, lambda p: p)):
+    kind = "eth" if link == 2 else "ip"
+    isn = 5000
+    write(f"{kind}_tcp_offload", link, [
+        rec(0, wrap(ip(6, tcp(5555, 80, isn, 0, SYN, opts=small_mss)))),
+        rec(4, wrap(ip(6, tcp(5555, 80, isn + 1, 1, ACK)))),
+        rec(4 | (2 << 3),
+            wrap(ip(6, tcp(5555, 80, isn + 1, 1, ACK | PSH, bytes(600))))),
+        rec(3),
+        rec(4, wrap(ip(6, tcp(5555, 80, isn + 601, 513, ACK)))),
+        rec(1, length=100),
+    ])
 write("eth_arp", 0, [rec(0, arp(1, US))])
 write("eth_arp_then_send", 0,
       [rec(2 | (9 << 2), b"q"), rec(0, arp(2, US)), rec(1, length=3000)])
