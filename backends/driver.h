@@ -2,9 +2,11 @@
  *
  * A uv_poll on the link's fd feeds weir_input (every frame that is ready,
  * up to a cap per wake-up so that timers and other handles get their
- * turn); weir_output is drained to the link after every input, timer and
- * app call; one uv_timer stays armed at weir_deadline(), rounded up to the
- * next millisecond. Socket events become on_event callbacks.
+ * turn); weir_output is drained to the link after every timer and app
+ * call, and after every 8 frames of a received batch and at its end (so
+ * that one ACK covers what a batch brought); one uv_timer stays armed at
+ * weir_deadline(), rounded up to the next millisecond. Socket events
+ * become on_event callbacks, per frame.
  *
  * The app calls into the stack directly (weir_udp_sendto, ...) and then
  * calls weir_driver_kick() so that what it queued goes out and the timer
@@ -163,8 +165,10 @@ struct weir_driver {
   int depth_;   /* nested kicks (an app callback calling kick) */
   int pending_; /* handles still to close */
   int closing_;
-  int dead_; /* the link failed */
-  int more_; /* a run() stopped at its cap: go round again soon */
+  int dead_;     /* the link failed */
+  int more_;     /* a run() stopped at its cap: go round again soon */
+  int deferred_; /* frames input since the last flush of a received batch,
+                    or -1 when output is not being held back */
   struct weir_capture *capture_;
   struct weir_faults *faults_;
   uint64_t in_now_; /* the time the frame being input arrived */

@@ -22,6 +22,7 @@
 #include "wire/ethernet.h"
 #include "wire/icmp.h"
 #include "wire/ipv4.h"
+#include "wire/tcp.h"
 #include "wire/udp.h"
 
 /* Our side: 10.77.0.2/24 at 02:00:00:00:00:02; the peer 10.77.0.9. */
@@ -659,6 +660,11 @@ static int read_some(const struct env *e)
   return e->d.stats.frames_in > 0;
 }
 
+static int got_batch(const struct env *e)
+{
+  return e->nrx >= WEIR_DRIVER_BATCH;
+}
+
 static int got_over_batch(const struct env *e)
 {
   return e->nrx >= OVER_BATCH;
@@ -1156,4 +1162,106 @@ DRIVER_TEST(test_driver_frames_of_one_wakeup_share_now, &fake_ip_many, NULL)
     CHECK_UEQ(e->ev_now[i], e->ev_now[0]);
   /* Outside a wake-up, the clock itself. */
   CHECK(weir_driver_now(&e->d) >= e->ev_now[0]);
+}
+
+/* The smallest transmit slot pool a stack may have (8): a batch of 64
+ * pings still gets every reply out, as output is flushed every
+ * FLUSH_EVERY frames of a batch, not only at its end. */
+static void few_slots(struct weir_config *c)
+{
+  c->tx_slots = 8;
+}
+
+DRIVER_TEST(test_driver_held_output_never_overflows_the_slots, &fake_ip_many,
+            few_slots)
+{
+  int i;
+
+  CHECK_EQ(peer_send_echoes(e, WEIR_DRIVER_BATCH, 8), WEIR_DRIVER_BATCH);
+  CHECK_EQ(env_start(e), 0);
+  CHECK(run_until(e, got_batch));
+  CHECK_UEQ(e->d.stats.wakeups, 1);
+  CHECK_EQ(e->nrx, WEIR_DRIVER_BATCH);
+  for (i = 0; i < WEIR_DRIVER_BATCH; i++)
+    CHECK_EQ(reply_seq(e, (unsigned)i, 8), i);
+  CHECK_UEQ(weir_stats(e->stack)->c[WEIR_STAT_DROP_TX_FULL], 0);
+}
+
+/* A TCP segment from the peer (port 5000) to weir's port 7. */
+static size_t mk_tcp(uint8_t *buf, uint32_t seq, uint32_t ack, uint8_t flags,
+                     size_t plen)
+{
+  struct weir_tcp t;
+
+  memset(&t, 0, sizeof(t));
+  t.sport = 5000;
+  t.dport = 7;
+  t.seq = seq;
+  t.ack = ack;
+  t.flags = flags;
+  t.win = 65535;
+  t.payload_len = plen;
+  if (flags & WEIR_TCP_SYN)
+    t.opt.mss = 1460;
+  fill(buf + WEIR_IPV4_HLEN + weir_tcp_header_len(&t.opt), plen, seq);
+  return mk_ip(buf, WEIR_IP_PROTO_TCP, (uint16_t)seq,
+               weir_tcp_emit(&t, PEER_IP, US_IP, buf + WEIR_IPV4_HLEN,
+                             RX_FRAME - WEIR_IPV4_HLEN));
+}
+
+/* The last frame the peer read, as TCP: 0, or -1 if it is not. */
+static int last_tcp(const struct env *e, struct weir_tcp *t)
+{
+  struct weir_ipv4 h;
+  unsigned i = e->nrx - 1;
+
+  if (e->nrx == 0 || i >= RX_MAX ||
+      weir_ipv4_parse(&h, e->rx[i].b, e->rx[i].len) != 0 ||
+      h.proto != WEIR_IP_PROTO_TCP)
+    return -1;
+  return weir_tcp_parse(t, h.payload, h.payload_len);
+}
+
+static int got_data_acked(const struct env *e)
+{
+  struct weir_tcp t;
+  return last_tcp(e, &t) == 0 && t.ack == 1 + 32 * 1460;
+}
+
+static void tcp_listener(struct env *e)
+{
+  int ls = weir_tcp_open(e->stack);
+  weir_tcp_listen(e->stack, ls, 7, 4);
+}
+
+/* Within one received batch, output waits for the batch to end (or for
+ * FLUSH_EVERY = 8 frames): the handshake's ACK and 32 full segments in
+ * one batch draw at most 33 / 8 + 1 = 5 ACKs, not the 16 that one ACK
+ * every second segment would send. */
+DRIVER_TEST(test_driver_acks_a_received_batch_with_few_acks, &fake_ip_many,
+            NULL)
+{
+  uint8_t buf[RX_FRAME];
+  struct weir_tcp t;
+  unsigned before;
+  size_t n;
+  int i;
+
+  tcp_listener(e);
+  CHECK_EQ(env_start(e), 0);
+  n = mk_tcp(buf, 0, 0, WEIR_TCP_SYN, 0);
+  CHECK(peer_send(e, buf, n));
+  CHECK(run_until(e, got_1));
+  CHECK_EQ(last_tcp(e, &t), 0);
+  CHECK_EQ(t.flags, WEIR_TCP_SYN | WEIR_TCP_ACK);
+  n = mk_tcp(buf, 1, t.seq + 1, WEIR_TCP_ACK, 0);
+  CHECK(peer_send(e, buf, n));
+  for (i = 0; i < 32; i++) {
+    n = mk_tcp(buf, 1 + (uint32_t)i * 1460, t.seq + 1, WEIR_TCP_ACK, 1460);
+    CHECK(peer_send(e, buf, n));
+  }
+  before = e->nrx;
+  CHECK(run_until(e, got_data_acked));
+  CHECK_UEQ(e->d.stats.wakeups, 2);
+  CHECK(e->nrx - before <= 5);
 }
