@@ -151,3 +151,25 @@ int weir_link_vnet_rx(const struct virtio_net_hdr *vh, uint8_t *f, size_t len,
   }
   return weir_link_csum_complete(f, len, l3, vh->csum_start, vh->csum_offset);
 }
+
+int weir_link_existing_if(struct weir_link *l, const struct weir_link_params *p)
+{
+  const char *name = p->ifname ? p->ifname : "";
+
+  /* The apps' default name is a tun/tap pattern, not an interface. */
+  if (!name[0] || strchr(name, '%'))
+    return weir_link_fail(l, -EINVAL,
+                          "name an existing Ethernet interface with --if");
+  if (strlen(name) >= sizeof(l->ifname))
+    return weir_link_fail(l, -EINVAL,
+                          "interface name '%s' is longer than %zu bytes", name,
+                          sizeof(l->ifname) - 1);
+  if (p->kernel_ip)
+    return weir_link_fail(
+        l, -EINVAL,
+        "%s exists already: give the kernel's side an address "
+        "with ip-address(8), not --kernel-ip",
+        name);
+  memcpy(l->ifname, name, strlen(name) + 1);
+  return 0;
+}

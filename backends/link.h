@@ -131,6 +131,14 @@ int weir_link_open(struct weir_link *l, const struct weir_link_ops *ops,
 int weir_link_fail(struct weir_link *l, int err, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* For backends on an existing interface (raw, pcap): checks p->ifname
+ * (given, not a tun/tap pattern, fits IFNAMSIZ) and that p asks for no
+ * kernel address (an existing interface is weir's to share, not to
+ * configure), and copies the name into l->ifname. 0, or a one-line
+ * failure. */
+int weir_link_existing_if(struct weir_link *l,
+                          const struct weir_link_params *p);
+
 /* For backends on an existing interface: sets l->mtu to the device's
  * MTU, or to `want` (--mtu) if given and not larger; fails with a
  * one-line error outside 576..65535. */

@@ -110,20 +110,9 @@ static int pcap_link_open(struct weir_link *l, const struct weir_link_params *p)
   struct pcapl *pl;
   int mtu = 0, r, fd, fl;
 
-  if (!name[0] || strchr(name, '%'))
-    return weir_link_fail(l, -EINVAL,
-                          "name an existing Ethernet interface with --if");
-  if (strlen(name) >= sizeof(l->ifname))
-    return weir_link_fail(l, -EINVAL,
-                          "interface name '%s' is longer than %zu bytes", name,
-                          sizeof(l->ifname) - 1);
-  if (p->kernel_ip)
-    return weir_link_fail(
-        l, -EINVAL,
-        "%s exists already: give the kernel's side an address "
-        "with ip-address(8), not --kernel-ip",
-        name);
-  memcpy(l->ifname, name, strlen(name) + 1);
+  r = weir_link_existing_if(l, p);
+  if (r < 0)
+    return r;
   if (if_nametoindex(name) == 0)
     return weir_link_fail(l, -ENODEV, "no interface '%s'", name);
   r = inspect(l, name, &mtu);

@@ -472,22 +472,9 @@ static int raw_open(struct weir_link *l, const struct weir_link_params *p)
   struct raw *r;
   int fd, one = 1, size = RAW_RCVBUF, mtu, err;
 
-  /* The apps' default name is a tun/tap pattern, not an interface. */
-  if (!name[0] || strchr(name, '%'))
-    return weir_link_fail(l, -EINVAL,
-                          "name an existing Ethernet interface with --if");
-  if (strlen(name) >= sizeof(ifr.ifr_name))
-    return weir_link_fail(l, -EINVAL,
-                          "interface name '%s' is longer than %zu bytes", name,
-                          sizeof(ifr.ifr_name) - 1);
-  /* An existing interface is weir's to share, not to configure. */
-  if (p->kernel_ip)
-    return weir_link_fail(
-        l, -EINVAL,
-        "%s exists already: give the kernel's side an address "
-        "with ip-address(8), not --kernel-ip",
-        name);
-  memcpy(l->ifname, name, strlen(name) + 1);
+  err = weir_link_existing_if(l, p);
+  if (err < 0)
+    return err;
 
   r = calloc(1, sizeof(*r));
   if (!r)
